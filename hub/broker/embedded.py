@@ -1,0 +1,365 @@
+"""Run a real Apache Kafka broker (KRaft, single node or a small local cluster).
+
+The jars come from Maven Central through ``mvn dependency:copy-dependencies``
+(``pom.xml`` beside this file) and are cached in ``<cache>/kafka-<version>/lib``,
+so the second start needs no network. Each node has a folder with its
+``server.properties``, ``log4j2.properties``, ``data/``, ``logs/`` and ``broker.pid``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hub.errors import ConfigError, TransientError
+from hub.settings import Settings
+
+HERE = Path(__file__).resolve().parent
+MAIN_CLASS = "kafka.Kafka"
+STORAGE_TOOL = "kafka.tools.StorageTool"
+# Stable cluster id per data folder is generated once and stored in the folder.
+CLUSTER_ID_FILE = "cluster.id"
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def require_tool(name: str, hint: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        raise ConfigError(f"'{name}' not found on PATH: {hint}")
+    return path
+
+
+def fetch_jars(version: str, cache_dir: Path, progress: Progress = _quiet) -> Path:
+    """Return the folder of broker jars for ``version``, fetching it once with Maven."""
+    lib = cache_dir / f"kafka-{version}" / "lib"
+    marker = lib / ".complete"
+    if marker.exists():
+        return lib
+    require_tool("java", "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)")
+    mvn = require_tool("mvn", "install Apache Maven (Debian: apt-get install maven)")
+    staging = lib.with_name("lib.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    progress(f"fetching Apache Kafka {version} jars from Maven Central into {lib} ...")
+    cmd = [
+        mvn, "-B", "-q", "-f", str(HERE / "pom.xml"),
+        "dependency:copy-dependencies",
+        "-DincludeScope=runtime", f"-DoutputDirectory={staging}", f"-Dkafka.version={version}",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        tail = (result.stdout + result.stderr).strip().splitlines()[-5:]
+        raise ConfigError(
+            f"could not fetch Kafka {version} with Maven: " + " | ".join(tail or ["no output"])
+        )
+    shutil.rmtree(lib, ignore_errors=True)
+    staging.rename(lib)
+    marker.write_text(version)
+    return lib
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        return sock.connect_ex((host, port)) == 0
+
+
+def wait_ready(bootstrap: str, timeout: float = 60.0, **client_config: object) -> bool:
+    """Wait until a metadata request to ``bootstrap`` succeeds (not just an open port)."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap,
+                request_timeout_ms=3000,
+                **client_config,
+            )
+            try:
+                cluster = admin.describe_cluster()
+                if cluster.get("brokers"):
+                    return True
+            finally:
+                admin.close()
+        except (KafkaError, OSError, ValueError):
+            pass
+        time.sleep(0.3)
+    return False
+
+
+@dataclass
+class BrokerNode:
+    """One KRaft node (broker and controller) of a local cluster."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    directory: Path
+    voters: str = ""  # "1@127.0.0.1:9093,2@..." ; empty: this node alone
+    extra: Mapping[str, str] = field(default_factory=dict)
+    listeners: str | None = None  # override the client listener definition
+    heap: str = "512m"
+
+    @property
+    def voter_list(self) -> str:
+        return self.voters or f"{self.node_id}@127.0.0.1:{self.controller_port}"
+
+    def properties(self) -> dict[str, str]:
+        data = self.directory / "data"
+        props = {
+            "process.roles": "broker,controller",
+            "node.id": str(self.node_id),
+            "controller.quorum.voters": self.voter_list,
+            "listeners": self.listeners
+            or f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{self.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            "log.dirs": str(data),
+            "num.partitions": "3",
+            "offsets.topic.replication.factor": "1",
+            "offsets.topic.num.partitions": "6",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "false",
+            "log.retention.hours": "168",
+            "log.segment.bytes": str(64 * 1024 * 1024),
+        }
+        props.update(self.extra)
+        return props
+
+
+class EmbeddedBroker:
+    """Start, stop and inspect one local Kafka node as a background process."""
+
+    def __init__(self, node: BrokerNode, lib: Path) -> None:
+        self.node = node
+        self.lib = lib
+
+    # -- files ---------------------------------------------------------------
+    @property
+    def pid_file(self) -> Path:
+        return self.node.directory / "broker.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.node.directory / "logs" / "server.log"
+
+    @property
+    def config_file(self) -> Path:
+        return self.node.directory / "server.properties"
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.node.port}"
+
+    def _java(self, main_class: str, *args: str) -> list[str]:
+        java = require_tool("java", "install a Java 17+ runtime")
+        return [
+            java,
+            f"-Xmx{self.node.heap}",
+            "-Xms128m",
+            "-XX:+UseG1GC",
+            "-XX:TieredStopAtLevel=1",
+            "-Djava.awt.headless=true",
+            f"-Dkafka.logs.dir={self.node.directory / 'logs'}",
+            f"-Dlog4j2.configurationFile={self.node.directory / 'log4j2.properties'}",
+            "-cp",
+            f"{self.lib}/*",
+            main_class,
+            *args,
+        ]
+
+    def write_config(self) -> None:
+        directory = self.node.directory
+        (directory / "logs").mkdir(parents=True, exist_ok=True)
+        lines = [f"{k}={v}" for k, v in sorted(self.node.properties().items())]
+        self.config_file.write_text(
+            "# written by xoev-hub; edit the settings, not this file\n" + "\n".join(lines) + "\n"
+        )
+        shutil.copyfile(HERE / "log4j2.properties", directory / "log4j2.properties")
+
+    def format_storage(self, cluster_id: str, scram_users: Sequence[str] = ()) -> None:
+        """Format the data folder once (idempotent: skipped when already formatted)."""
+        data = self.node.directory / "data"
+        if (data / "meta.properties").exists():
+            return
+        args = ["format", "-t", cluster_id, "-c", str(self.config_file), "--ignore-formatted"]
+        for user in scram_users:
+            args += ["-S", user]
+        result = subprocess.run(self._java(STORAGE_TOOL, *args), capture_output=True, text=True)
+        if result.returncode != 0:
+            raise ConfigError(f"formatting Kafka storage failed: {result.stderr.strip()[-400:]}")
+
+    # -- process -------------------------------------------------------------
+    def pid(self) -> int | None:
+        """The pid of this node's running broker, or None (stale pid files are removed)."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            cmdline = b""
+        if MAIN_CLASS.encode() in cmdline and str(self.config_file).encode() in cmdline:
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def start(self, cluster_id: str, scram_users: Sequence[str] = ()) -> int:
+        """Start the broker in the background; return its pid (the existing one if running)."""
+        existing = self.pid()
+        if existing is not None:
+            return existing
+        if port_open("127.0.0.1", self.node.port):
+            raise ConfigError(
+                f"port {self.node.port} is taken by another process; "
+                "stop it or choose another port (HUB_KAFKA_PORT)"
+            )
+        self.write_config()
+        self.format_storage(cluster_id, scram_users)
+        out = open(self.node.directory / "logs" / "stdout.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(
+            self._java(MAIN_CLASS, str(self.config_file)),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=self.node.directory,
+        )
+        out.close()
+        self.pid_file.write_text(str(proc.pid))
+        return proc.pid
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """SIGTERM the broker, wait, SIGKILL if needed. True if a broker was stopped."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        self._signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.2)
+        if _alive(pid):
+            self._signal(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def kill(self) -> None:
+        """SIGKILL the broker at once (crash and failover tests)."""
+        pid = self.pid()
+        if pid is not None:
+            self._signal(pid, signal.SIGKILL)
+            while _alive(pid):
+                time.sleep(0.05)
+            self.pid_file.unlink(missing_ok=True)
+
+    @staticmethod
+    def _signal(pid: int, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, sig)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise TransientError(
+                    f"the Kafka broker exited during start; see {self.log_file}: "
+                    + _last_error(self.node.directory / "logs")
+                )
+            if port_open("127.0.0.1", self.node.port) and wait_ready(self.bootstrap, timeout=2):
+                return
+            time.sleep(0.3)
+        raise TransientError(f"the Kafka broker was not ready after {timeout:.0f}s; see {self.log_file}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child of ours counts as gone
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (OSError, IndexError):
+        return False
+    if state == "Z":
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        return False
+    return True
+
+
+def _last_error(logs: Path) -> str:
+    for name in ("stdout.log", "server.log"):
+        path = logs / name
+        if path.exists():
+            lines = [ln for ln in path.read_text(errors="replace").splitlines() if "ERROR" in ln]
+            if lines:
+                return lines[-1][-300:]
+    return "no error line in the logs"
+
+
+def cluster_id_for(directory: Path) -> str:
+    """A stable KRaft cluster id for a data folder (22 url-safe base64 chars)."""
+    import base64
+    import uuid
+
+    path = directory / CLUSTER_ID_FILE
+    if path.exists():
+        return path.read_text().strip()
+    directory.mkdir(parents=True, exist_ok=True)
+    value = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    path.write_text(value)
+    return value
+
+
+def broker_from_settings(settings: Settings, progress: Progress = _quiet) -> EmbeddedBroker:
+    if not settings.embedded:
+        raise ConfigError(
+            f"HUB_BOOTSTRAP_SERVERS names an existing cluster ({settings.bootstrap}); "
+            "no local broker is managed"
+        )
+    lib = fetch_jars(settings.kafka_version, settings.kafka_cache_dir, progress)
+    node = BrokerNode(
+        node_id=1,
+        port=settings.kafka_port,
+        controller_port=settings.kafka_controller_port,
+        directory=settings.broker_dir,
+        heap=settings.kafka_heap,
+    )
+    return EmbeddedBroker(node, lib)
+
+
+def print_progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,1 @@
+"""One module per ``xoev-hub`` subcommand (see ``hub.cli.COMMANDS``)."""

@@ -1,0 +1,119 @@
+"""The hub's error tree.
+
+::
+
+    HubError
+    ├── ConfigError            bad settings or configuration files: fail at start
+    ├── TransientError         broker or endpoint unreachable: retry, do not commit
+    ├── AdapterError           a third-party library failed inside an adapter (wraps it)
+    └── MessageError           this message cannot be delivered: dead-letter it
+        ├── ParseError             not well-formed, hostile or oversized XML
+        ├── UnknownMessageError    no installed schema package knows the root
+        ├── SchemaValidationError  XSD-invalid
+        ├── AuthorMismatchError    author key does not belong to the sending authority
+        ├── MisaddressedError      reader key missing, malformed or unroutable
+        └── ConversionError        content that the Avro plan cannot represent
+
+Every ``MessageError`` carries a stable machine-readable ``code`` (used as the
+``xoev-error-code`` header and metric label) and a ``stage`` (``parse``,
+``identify``, ``validate``, ``authorize``, ``dedupe``, ``convert``, ``route``,
+``deliver``). Details never contain personal data: ids, codes and keys only.
+"""
+
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base class of every error the hub raises on purpose."""
+
+
+class ConfigError(HubError):
+    """Settings or configuration files are wrong; the hub refuses to start."""
+
+
+class TransientError(HubError):
+    """A dependency is unreachable for now; retry later and do not commit offsets."""
+
+
+class AdapterError(HubError):
+    """A third-party failure inside an adapter, re-raised as the hub's own type."""
+
+
+class MessageError(HubError):
+    """A message that cannot be delivered; it goes to the dead-letter topic.
+
+    ``code`` is a stable identifier such as ``XML_ENTITY_FORBIDDEN``;
+    ``detail`` is a human-readable explanation without personal data.
+    """
+
+    stage: str = "ingest"
+    default_code: str = "MESSAGE_ERROR"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.default_code
+        self.line = line
+        self.column = column
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}"
+
+
+class ParseError(MessageError):
+    """The bytes are not acceptable XML (malformed, hostile, too big, too deep)."""
+
+    stage = "parse"
+    default_code = "XML_MALFORMED"
+
+
+class UnknownMessageError(MessageError):
+    """No installed schema package covers this root namespace and element."""
+
+    stage = "identify"
+    default_code = "UNKNOWN_MESSAGE"
+
+
+class SchemaValidationError(MessageError):
+    """The message violates its XSD."""
+
+    stage = "validate"
+    default_code = "SCHEMA_INVALID"
+
+
+class AuthorMismatchError(MessageError):
+    """The header's author is not the authority whose inbound topic carried it."""
+
+    stage = "authorize"
+    default_code = "AUTHOR_MISMATCH"
+
+
+class MisaddressedError(MessageError):
+    """The reader key is missing, malformed or of an unknown prefix."""
+
+    stage = "route"
+    default_code = "MISADDRESSED"
+
+
+class ConversionError(MessageError):
+    """Content that the Avro conversion plan cannot represent losslessly."""
+
+    stage = "convert"
+    default_code = "CONVERSION_FAILED"
+
+
+class DuplicateMessage(HubError):
+    """A nachrichtenUUID that was already delivered; counted, not re-delivered."""
+
+    def __init__(self, message_id: str) -> None:
+        super().__init__(f"duplicate nachrichtenUUID {message_id}")
+        self.message_id = message_id

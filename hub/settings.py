@@ -1,0 +1,125 @@
+"""Settings of the hub: one pydantic-settings class, environment prefix ``HUB_``.
+
+Every field can be set as an environment variable (``HUB_BOOTSTRAP_SERVERS``,
+``HUB_WEB_PORT``, ...). Unknown ``HUB_*`` variables are rejected so that a typo
+fails at start instead of being silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hub.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_DIR = PACKAGE_DIR.parent
+BUNDLED_SCHEMA_DIR = PROJECT_DIR / "schemas" / "xoev"
+AVRO_SCHEMA_DIR = PROJECT_DIR / "schemas" / "avro"
+DEFAULT_CONFIG_DIR = PACKAGE_DIR / "config"
+
+
+def _xdg(var: str, fallback: str) -> Path:
+    value = os.environ.get(var)
+    return Path(value) if value else Path.home() / fallback
+
+
+class Settings(BaseSettings):
+    """All settings of the hub (environment variables with prefix ``HUB_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="forbid", frozen=True)
+
+    # --- Kafka -------------------------------------------------------------
+    bootstrap_servers: str | None = Field(
+        default=None,
+        description="Existing Kafka cluster (host:port,...). Unset: the embedded broker.",
+    )
+    kafka_port: int = Field(default=9092, description="Embedded broker client port.")
+    kafka_controller_port: int = Field(default=9093, description="Embedded KRaft controller port.")
+    kafka_version: str = Field(default="4.1.1", description="Apache Kafka version to assemble.")
+    kafka_data_dir: Path | None = Field(
+        default=None, description="Embedded broker data, config and logs (default: state dir)."
+    )
+    kafka_cache_dir: Path = Field(
+        default_factory=lambda: _xdg("XDG_CACHE_HOME", ".cache") / "xoev-hub",
+        description="Where the broker jars are cached.",
+    )
+    kafka_heap: str = Field(default="512m", description="Embedded broker JVM heap (-Xmx).")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+
+    # --- Topics ------------------------------------------------------------
+    topic_partitions: int = Field(default=3, ge=1, description="Partitions per contract topic.")
+    replication_factor: int = Field(default=1, ge=1)
+    consumer_group: str = Field(default="xoev-hub", description="Faust app id / consumer group.")
+    topic_prefix: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Prepended to every topic name (empty in production; tests and "
+        "shared staging clusters use it to keep runs apart).",
+    )
+
+    # --- Configuration files ------------------------------------------------
+    region_file: Path = Field(
+        default=DEFAULT_CONFIG_DIR / "region.toml", description="Authorities of the region."
+    )
+    routes_file: Path = Field(
+        default=DEFAULT_CONFIG_DIR / "routes.toml", description="Declarative routing rules."
+    )
+    schema_dir: Path = Field(
+        default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share") / "xoev-hub" / "schemas",
+        description="Installed XÖV schema packages (bundled ones are always available).",
+    )
+
+    # --- Limits ------------------------------------------------------------
+    max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_xml_depth: int = Field(default=256, ge=8)
+
+    # --- Web / worker -------------------------------------------------------
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=6066, description="/metrics, /healthz, /readyz, HTTP inbound.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _reject_unknown_env(self) -> Settings:
+        known = {f"HUB_{name.upper()}" for name in type(self).model_fields}
+        unknown = sorted(k for k in os.environ if k.startswith("HUB_") and k not in known)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        """True when the hub runs its own broker (no external cluster named)."""
+        return not self.bootstrap_servers
+
+    @cached_property
+    def bootstrap(self) -> str:
+        """The bootstrap address clients use."""
+        return self.bootstrap_servers or f"127.0.0.1:{self.kafka_port}"
+
+    @cached_property
+    def broker_dir(self) -> Path:
+        if self.kafka_data_dir is not None:
+            return self.kafka_data_dir
+        return _xdg("XDG_STATE_HOME", ".local/state") / "xoev-hub" / f"kafka-{self.kafka_port}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment; raise ConfigError with one clear line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc

@@ -1,0 +1,59 @@
+"""Shared fixtures. Tests that touch Kafka use the real broker:
+
+* ``HUB_BOOTSTRAP_SERVERS`` set: that cluster is used as it is;
+* otherwise the embedded broker of the settings (``HUB_KAFKA_PORT``, default
+  9092) is used if it is running, or started for the session and stopped after.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+OFFICIAL = SHARED / "xoev-official"
+
+
+def official_or_skip() -> Path:
+    """The official XÖV sets beside the project, or skip with a clear reason."""
+    if not OFFICIAL.is_dir():
+        pytest.skip(f"official XÖV sets not found at {OFFICIAL} (../shared is absent)")
+    return OFFICIAL
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(settings: Settings) -> Iterator[str]:
+    """Bootstrap address of a real, ready Apache Kafka broker."""
+    if not settings.embedded:
+        from hub.broker.embedded import wait_ready
+
+        assert wait_ready(settings.bootstrap, timeout=30), f"{settings.bootstrap} not reachable"
+        yield settings.bootstrap
+        return
+    from hub.broker.embedded import broker_from_settings, cluster_id_for, print_progress
+
+    broker = broker_from_settings(settings, progress=print_progress)
+    started_here = not broker.running()
+    broker.start(cluster_id_for(broker.node.directory))
+    broker.wait_ready(120)
+    yield broker.bootstrap
+    if started_here and not os.environ.get("HUB_KEEP_BROKER"):
+        broker.stop()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """A unique topic prefix so that tests sharing one broker never see each other."""
+    return f"t{uuid.uuid4().hex[:10]}."
