@@ -109,8 +109,8 @@ class IngestFlow:
         self.seen = app.Table(
             "dedupe",
             default=None,
-            key_serializer="raw",
-            value_serializer="raw",
+            key_type=bytes,
+            value_type=bytes,
             partitions=app.conf.topic_partitions,
             help="nachrichtenUUIDs already delivered (value: when).",
         )
