@@ -58,7 +58,10 @@ class Limits:
 class _RefuseAll(etree.Resolver):
     """Resolver that refuses every external resource (DTDs, entities, XIncludes)."""
 
-    def resolve(self, system_url: str | None, public_id: str | None, context: Any) -> Any:
+    # lxml-stubs 0.5 omit the context argument that lxml passes
+    def resolve(  # type: ignore[override]
+        self, system_url: str | None, public_id: str | None, context: Any
+    ) -> Any:
         raise ParseError("external resource refused", code="XML_ENTITY_FORBIDDEN")
 
 
@@ -150,7 +153,7 @@ _DECL_TEXT = {
 }
 
 
-def parse_xml(data: bytes, limits: Limits = Limits()) -> etree._Element:  # noqa: B008 - frozen
+def parse_xml(data: bytes, limits: Limits = Limits()) -> etree._Element:
     """Parse untrusted bytes into the root element, or raise :class:`ParseError`."""
     if len(data) > limits.max_bytes:
         raise ParseError(
@@ -172,7 +175,7 @@ def parse_xml(data: bytes, limits: Limits = Limits()) -> etree._Element:  # noqa
         raise ParseError(f"cannot parse input: {exc}", code="XML_NOT_XML") from None
     if root is None:  # pragma: no cover - lxml raises for empty documents
         raise ParseError("no root element", code="XML_EMPTY")
-    docinfo = root.getroottree().docinfo
+    docinfo: Any = root.getroottree().docinfo  # lxml-stubs 0.5 lack doctype
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         code = _declarations(_ascii_view(data)) or "XML_DTD_FORBIDDEN"
         raise ParseError(_DECL_TEXT[code], code=code, line=1)
@@ -206,7 +209,7 @@ def _classify(data: bytes, exc: etree.XMLSyntaxError) -> ParseError:
     start = _first_meaningful(view)
     line, column = exc.position if exc.position else (None, None)
     text = _POSITION_SUFFIX.sub("", (exc.msg or str(exc)).strip())
-    type_name = _ERROR_NAMES.get(exc.code, "")
+    type_name = _ERROR_NAMES.get(getattr(exc, "code", -1), "")
     if not start or start == b"\x00" * len(start):
         return ParseError("the message is empty", code="XML_EMPTY")
     decl = _declarations(view)
@@ -239,4 +242,6 @@ def _classify(data: bytes, exc: etree.XMLSyntaxError) -> ParseError:
             line=line,
             column=column,
         )
-    return ParseError(f"not well-formed XML: {text}", code="XML_MALFORMED", line=line, column=column)
+    return ParseError(
+        f"not well-formed XML: {text}", code="XML_MALFORMED", line=line, column=column
+    )
