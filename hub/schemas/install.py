@@ -236,15 +236,15 @@ def _messages(
         if xsd.namespace not in namespaces:
             continue
         for name, declaration in xsd.elements.items():
-            header = search.header_in(declaration)
-            if header:
-                header_counts[header] = header_counts.get(header, 0) + 1
+            found = search.header_in(declaration)
+            if found:
+                header_counts[found] = header_counts.get(found, 0) + 1
             match = _CODE.match(name)
             code: str
             label: str
             if match:
                 code, label = str(match["code"]), str(match["name"])
-            elif header:
+            elif found:
                 code, label = name, name
             else:
                 continue
@@ -254,9 +254,7 @@ def _messages(
                 "code": code,
                 "name": label,
             }
-    header: str | None = (
-        max(header_counts, key=lambda h: header_counts[h]) if header_counts else None
-    )
+    header = max(header_counts, key=lambda h: header_counts[h]) if header_counts else None
     return [messages[k] for k in sorted(messages)], header
 
 
