@@ -134,6 +134,7 @@ class Authority(_Model):
     dvdv_key: str = Field(description="DVDV organisation key, e.g. 'ags:05124000'.")
     placeholder_key: bool = Field(
         default=False,
+        strict=True,
         description="True while dvdv_key is a placeholder, not the authority's real number.",
     )
     adapters: list[AdapterConfig] = Field(default_factory=_default_adapters)

@@ -134,6 +134,7 @@ class Defaults(BaseModel):
 
     external: bool = Field(
         default=True,
+        strict=True,
         description="Well-formed reader keys outside the region go to xoev.out.external; "
         "false: they are misaddressed (READER_OUTSIDE_REGION).",
     )
