@@ -337,9 +337,14 @@ def cluster_id_for(directory: Path) -> str:
 
     path = directory / CLUSTER_ID_FILE
     if path.exists():
-        return path.read_text().strip()
+        stored = path.read_text().strip()
+        # An id starting with "-" is read as an option by kafka-storage: never use one.
+        if not stored.startswith("-"):
+            return stored
     directory.mkdir(parents=True, exist_ok=True)
-    value = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    value = "-"
+    while value.startswith("-"):
+        value = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     path.write_text(value)
     return value
 
