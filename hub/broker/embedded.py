@@ -252,6 +252,14 @@ class EmbeddedBroker:
             cwd=self.node.directory,
         )
         out.close()
+        # Wait for the exec: until then /proc/<pid>/cmdline is Python's, and pid()
+        # would take the fresh pid file for a stale one and delete it.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(OSError):
+                if MAIN_CLASS.encode() in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+                    break
+            time.sleep(0.01)
         self.pid_file.write_text(str(proc.pid))
         return proc.pid
 
