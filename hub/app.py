@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 
+from hub.metrics import HubMetrics
 from hub.pipeline import Pipeline
 from hub.region import Region
 from hub.settings import Settings
@@ -47,10 +48,11 @@ def credentials(settings: Settings) -> Any:
 def build_app(
     settings: Settings,
     pipeline: Pipeline | None = None,
-    observer: Any = None,
+    metrics: HubMetrics | None = None,
 ) -> tuple[faust.App, IngestFlow]:
-    """The Faust app and its ingest flow (pipeline built from settings if not given)."""
+    """The Faust app and its ingest flow (pipeline and metrics made if not given)."""
     pipeline = pipeline or Pipeline.from_settings(settings)
+    metrics = metrics or HubMetrics()
     region: Region = pipeline.region
     app = faust.App(
         settings.consumer_group,
@@ -78,7 +80,7 @@ def build_app(
         pipeline,
         TopicNames(settings.topic_prefix),
         sorted(region.authorities),
-        observer=observer,
+        metrics=metrics,
     )
     app.agent(flow.inbound, name="hub.ingest")(flow.run)
     return app, flow

@@ -32,6 +32,7 @@ from faust.types import EventT
 
 from hub.audit import AUDIT_CODEC
 from hub.errors import MessageError
+from hub.metrics import EXTERNAL, HubMetrics
 from hub.pipeline import Accepted, Pipeline, classify
 from hub.topics import (
     H_AUTHOR,
@@ -92,12 +93,12 @@ class IngestFlow:
         pipeline: Pipeline,
         names: TopicNames,
         authority_ids: Sequence[str],
-        observer: Any = None,
+        metrics: HubMetrics,
     ) -> None:
         self.app = app
         self.pipeline = pipeline
         self.names = names
-        self.observer = observer
+        self.metrics = metrics
         self.partitions: int = app.conf.topic_partitions
         raw = {"key_serializer": "raw", "value_serializer": "raw"}
         self.inbound = app.topic(*[names.inbound(a) for a in authority_ids], **raw)
@@ -135,7 +136,9 @@ class IngestFlow:
         headers = header_map(event.headers)
         trace = Trace.from_headers(headers)
         started = perf_counter()
-        self._observe("received", source=source, size=len(raw))
+        self.metrics.observe_received(source, len(raw))
+        if message.timestamp:
+            self.metrics.observe_consumed(message.topic, message.timestamp)
         try:
             inspected = self.pipeline.inspect(raw, source)
         except MessageError as exc:
@@ -143,16 +146,37 @@ class IngestFlow:
             return
         message_id = inspected.header.message_id
         if self.seen.get(message_id.encode()) is not None:
-            self._observe("duplicate", source=source, message_id=message_id)
+            self.metrics.observe_duplicate(source)
+            log.info("duplicate", extra={"event": "duplicate", "message_id": message_id,
+                                         "source": source})
             return
         try:
             accepted = self.pipeline.finish(inspected, trace_id=trace.trace_id)
         except MessageError as exc:
             await self.dead_letter(event, exc)
             return
+        delivering = perf_counter()
         await self.deliver(event, accepted, trace)
         self.seen[message_id.encode()] = accepted.received.encode()
-        self._observe("delivered", accepted=accepted, seconds=perf_counter() - started)
+        done = perf_counter()
+        for stage, seconds in inspected.timings.items():
+            self.metrics.observe_stage(stage, seconds)
+        self.metrics.observe_stage("deliver", done - delivering)
+        self.metrics.observe_stage("total", done - started)
+        destinations = list(accepted.route.recipients)
+        if accepted.route.external:
+            destinations.append(EXTERNAL)
+        self.metrics.observe_delivery(
+            source=source,
+            destinations=destinations,
+            standard=inspected.package.standard,
+            message_type=inspected.message.code,
+            created=inspected.header.created,
+        )
+        log.info("delivered", extra={
+            "event": "delivered", "message_id": message_id, "source": source,
+            "destination": ",".join(destinations), "code": inspected.message.code,
+        })
 
     async def deliver(self, event: EventT, accepted: Accepted, trace: Trace) -> None:
         inspected = accepted.inspected
@@ -220,8 +244,9 @@ class IngestFlow:
             headers.append((H_TRACEPARENT, original[H_TRACEPARENT]))
         key = f"{message.topic}:{message.partition}:{message.offset}".encode()
         await self.deadletter.send(key=key, value=raw, headers=headers)
-        self._observe("deadlettered", source=source, stage=stage, code=code)
-
-    def _observe(self, what: str, **fields: Any) -> None:
-        if self.observer is not None:
-            self.observer(what, **fields)
+        self.metrics.observe_deadletter(source=source, stage=stage, code=code)
+        # the detail may quote message content: it goes to the dead-letter headers only
+        log.info("dead-lettered", extra={
+            "event": "deadlettered", "source": source, "stage": stage, "code": code,
+            "offset": f"{message.topic}:{message.partition}:{message.offset}",
+        })
