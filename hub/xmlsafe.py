@@ -17,11 +17,12 @@ a :class:`hub.errors.ParseError` with a stable code:
 ``XML_MALFORMED``      not well-formed; ``line``/``column`` say where
 =====================  =====================================================
 
-Hot-path cost: one libxml2 parse; the DOCTYPE check reads ``docinfo`` and the
-depth check only runs when the document has more tags than ``max_depth`` (a
-C-speed ``bytes.count``), using one precompiled XPath. libxml2 itself refuses
-nesting beyond 256 levels without ``huge_tree``, so the effective maximum depth
-is ``min(max_depth, 256)``.
+Hot-path cost: one ``bytes.find`` for ``<!DOCTYPE`` before libxml2 sees the
+bytes, one libxml2 parse, a look at ``docinfo``. libxml2 itself refuses nesting
+beyond 256 levels (we never set ``huge_tree``), so with the default
+``max_depth=256`` there is no extra depth check; a stricter ``max_depth`` costs
+a C-speed ``bytes.count`` and, only when there are more tags than the limit, one
+precompiled XPath. The effective maximum depth is ``min(max_depth, 256)``.
 """
 
 from __future__ import annotations
@@ -179,8 +180,14 @@ def parse_xml(data: bytes, limits: Limits = Limits()) -> etree._Element:
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         code = _declarations(_ascii_view(data)) or "XML_DTD_FORBIDDEN"
         raise ParseError(_DECL_TEXT[code], code=code, line=1)
-    max_depth = min(limits.max_depth, LIBXML2_MAX_DEPTH)
-    if data.count(b"<") > max_depth and _depth_probe(max_depth)(root):
+    max_depth = limits.max_depth
+    # libxml2 already refuses more than 256 levels; a stricter limit costs one
+    # bytes.count, and the XPath probe only runs when there are enough tags
+    if (
+        max_depth < LIBXML2_MAX_DEPTH
+        and data.count(b"<") > max_depth
+        and _depth_probe(max_depth)(root)
+    ):
         raise ParseError(
             f"elements are nested deeper than {max_depth} levels", code="XML_TOO_DEEP"
         )

@@ -8,6 +8,7 @@ consumer picks the writer schema by fingerprint; no registry service is needed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -47,10 +48,8 @@ def crc64_avro(data: bytes) -> int:
 def canonical_form(schema: Any) -> str:
     """The Parsing Canonical Form of a schema (JSON object or text)."""
     if isinstance(schema, str):
-        try:
+        with contextlib.suppress(json.JSONDecodeError):  # a bare name such as "null"
             schema = json.loads(schema)
-        except json.JSONDecodeError:
-            pass  # a bare primitive name such as "null"
     form: str = to_parsing_canonical_form(schema)
     return form
 

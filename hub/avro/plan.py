@@ -145,8 +145,8 @@ class _RecordConverter:
 
     __slots__ = (
         "any_attributes",
-        "attrs",
         "attr_names",
+        "attrs",
         "children",
         "dispatch",
         "kind",
@@ -235,7 +235,7 @@ class _RecordConverter:
             dispatch = self.dispatch
             last = -1
             for child in elem:
-                entry = dispatch.get(child.tag)  # type: ignore[call-overload]
+                entry = dispatch.get(child.tag)
                 if entry is None:
                     entry = self._wildcard_entry(child)
                 position, field, many, child_kind, conv = entry
@@ -244,22 +244,24 @@ class _RecordConverter:
                         "CONVERSION_ELEMENT_ORDER", "element out of schema order", child
                     )
                 if child_kind == _KIND_LEAF:
-                    value: Any = _leaf(child)
+                    converted: Any = _leaf(child)
                 elif child_kind == _KIND_RECORD:
-                    value = conv.to_avro(child)
+                    converted = conv.to_avro(child)
                 else:
-                    value = _serialize(child)
+                    converted = _serialize(child)
                 if many:
                     if position == last:
-                        record[field].append(value)
+                        record[field].append(converted)
                     else:
-                        record[field] = [value]
+                        record[field] = [converted]
                 else:
-                    record[field] = value
+                    record[field] = converted
                 last = position
                 tail = child.tail
                 if tail is not None and not tail.isspace():
-                    raise _fail("CONVERSION_UNEXPECTED_TEXT", "text inside element-only content", child)
+                    raise _fail(
+                        "CONVERSION_UNEXPECTED_TEXT", "text inside element-only content", child
+                    )
             for field, requirement in self.post:
                 if field not in record:
                     if requirement == 0:
@@ -298,9 +300,11 @@ class _RecordConverter:
         if self.any_attributes is not None:
             record[self.any_attributes] = extra
             return
-        name = next(iter(extra))
+        name = str(next(iter(extra)))
         raise _fail(
-            "CONVERSION_UNEXPECTED_ATTRIBUTE", f"attribute {local_name(name)} not allowed here", elem
+            "CONVERSION_UNEXPECTED_ATTRIBUTE",
+            f"attribute {local_name(name)} not allowed here",
+            elem,
         )
 
     def _ordered_to_avro(self, elem: _Element) -> list[dict[str, Any]]:
@@ -309,7 +313,7 @@ class _RecordConverter:
         template = dict.fromkeys(self.ordered_fields)
         dispatch = self.ordered_dispatch
         for child in elem:
-            entry = dispatch.get(child.tag)  # type: ignore[call-overload]
+            entry = dispatch.get(child.tag)
             item = template.copy()
             if entry is None:
                 self._wildcard_entry(child)
@@ -425,7 +429,8 @@ class ConversionPlan:
         self.full_name: str = model.event_name
         self.parsed_schema = fastavro.parse_schema(self.schema)
         self.fingerprint: bytes = fingerprint_of(self.schema)
-        self._prefix = _PREFIX.sub("", local_name(model.event_name).split("_")[0]) or "ns"
+        parts = model.event_name.split(".")
+        self._prefix = (_PREFIX.sub("", parts[2]) if len(parts) > 3 else "") or "ns"
         self._body = _converter(model.body, {})
         self._header = MAGIC + self.fingerprint
 
@@ -467,19 +472,19 @@ class ConversionPlan:
                 code="CONVERSION_WRONG_SCHEMA",
             )
         try:
-            record: dict[str, Any] = fastavro.schemaless_reader(
-                io.BytesIO(body), self.parsed_schema, None
-            )
+            record: Any = fastavro.schemaless_reader(io.BytesIO(body), self.parsed_schema, None)
         except (ValueError, EOFError, StopIteration, IndexError) as exc:
             raise ConversionError(
                 f"body is not a {self.full_name} record", code="CONVERSION_DECODE_FAILED"
             ) from exc
+        if not isinstance(record, dict):
+            raise ConversionError("body is not a record", code="CONVERSION_DECODE_FAILED")
         return record
 
     def to_element(self, record: dict[str, Any]) -> _Element:
         namespace = namespace_of(self.root)
         nsmap = {self._prefix: namespace} if namespace else {}
-        root = etree.Element(self.root, nsmap=nsmap)  # type: ignore[arg-type]
+        root = etree.Element(self.root, nsmap=nsmap)
         location = record.get("schema_location")
         no_namespace_location = record.get("no_namespace_schema_location")
         if location is not None:

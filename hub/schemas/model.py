@@ -191,9 +191,12 @@ class SchemaPackage:
     def xmlschema_schema(self) -> Any:
         """The package as an ``xmlschema.XMLSchema`` (slow to build; cached).
 
-        Absolute imports go through the catalog (``uri_mapper``); ``allow='sandbox'``
-        keeps every read inside the XSD tree and ``defuse='always'`` parses the
-        XSDs with a safe parser. Nothing is fetched from the network.
+        Absolute imports go through the catalog (``uri_mapper``, which also
+        redirects any other location outside the XSD tree to a path that cannot
+        be read); ``allow='local'`` forbids remote access (xmlschema's
+        ``'sandbox'`` would confine reads to the entry point's own folder, which
+        excludes the mirrored import tree); ``defuse='always'`` parses the XSDs
+        with a safe parser. Nothing is fetched from the network.
         """
         if self._xmlschema is None:
             with self._lock:
@@ -206,7 +209,15 @@ class SchemaPackage:
 
         def uri_mapper(uri: str) -> str:
             local = self.catalog_path(uri)
-            return local.as_uri() if local is not None else uri
+            if local is not None:
+                return local.as_uri()
+            parsed = urlparse(uri)
+            if parsed.scheme in ("", "file"):
+                path = Path(unquote(parsed.path))
+                if not path.is_absolute() or path.resolve().is_relative_to(self.base):
+                    return uri
+            # outside the package: point at a location that cannot be read
+            return (self.base / ".refused-by-xoev-hub" / "refused.xsd").as_uri()
 
         files = self.entry_files()
         try:
@@ -214,7 +225,7 @@ class SchemaPackage:
                 [str(f) for f in files] if len(files) > 1 else str(files[0]),
                 base_url=str(self.base),
                 uri_mapper=uri_mapper,
-                allow="sandbox",
+                allow="local",
                 defuse="always",
                 build=True,
             )
