@@ -106,7 +106,7 @@ def render(snap: Snapshot, *, rate: float, sent: int, elapsed: float, metrics_ur
 
 def scrape(url: str, timeout: float = 2.0) -> str | None:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback URL
+        with urllib.request.urlopen(url, timeout=timeout) as response:
             return str(response.read().decode("utf-8"))
     except OSError:
         return None

@@ -27,8 +27,8 @@ from lxml import etree
 from hub.avro import Envelope, EventCatalog
 from hub.errors import MessageError, SchemaValidationError
 from hub.header import Nachrichtenkopf, read_header
-from hub.region import Region, check_author
-from hub.routing import RouteDecision, Router
+from hub.region import Region
+from hub.routing import RouteDecision, Router, check_author
 from hub.schemas import MessageType, SchemaPackage, SchemaRegistry
 from hub.settings import Settings
 from hub.xmlsafe import Limits, parse_xml

@@ -125,8 +125,7 @@ def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
     names = TopicNames(settings.topic_prefix)
     inbound = {names.inbound(a) for a in pipeline.region.authorities}
 
-    @app.task
-    async def operations() -> None:  # noqa: RUF029 - a Faust task must be a coroutine
+    async def operations() -> None:
         runner = await start_web(settings, metrics, health)
         probe = BrokerProbe.from_settings(settings, health)
         probe.start()
@@ -141,6 +140,7 @@ def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
             await probe.stop()
             await runner.cleanup()
 
+    app.task(operations)
     worker = HubWorker(app, settings)
     try:
         worker.execute_from_commandline()

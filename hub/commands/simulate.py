@@ -31,8 +31,14 @@ def run(args: argparse.Namespace) -> int:
     from hub.region import Region
     from hub.schemas import SchemaRegistry
     from hub.settings import load_settings
-    from hub.simulate import DEFAULT_FLOWS, SimulatedMessage, Simulator, load_flows, progress_bar
-    from hub.simulate import run_simulation
+    from hub.simulate import (
+        DEFAULT_FLOWS,
+        SimulatedMessage,
+        Simulator,
+        load_flows,
+        progress_bar,
+        run_simulation,
+    )
     from hub.topics import TopicNames
 
     settings = load_settings()

@@ -28,7 +28,7 @@ from time import perf_counter
 from typing import Any
 
 import faust
-from faust.types import EventT
+from faust.types import EventT, StreamT
 
 from hub.audit import AUDIT_CODEC
 from hub.errors import MessageError
@@ -100,7 +100,7 @@ class IngestFlow:
         self.names = names
         self.metrics = metrics
         self.partitions: int = app.conf.topic_partitions
-        raw = {"key_serializer": "raw", "value_serializer": "raw"}
+        raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         self.inbound = app.topic(*[names.inbound(a) for a in authority_ids], **raw)
         self.out_xml = {a: app.topic(names.out_xml(a), **raw) for a in authority_ids}
         self.out_avro = {a: app.topic(names.out_avro(a), **raw) for a in authority_ids}
@@ -116,8 +116,8 @@ class IngestFlow:
             help="nachrichtenUUIDs already delivered (value: when).",
         )
 
-    async def run(self, stream: AsyncIterator[EventT]) -> AsyncIterator[None]:
-        async for event in stream.events():  # type: ignore[attr-defined]
+    async def run(self, stream: StreamT[Any]) -> AsyncIterator[None]:
+        async for event in stream.events():
             try:
                 await self.handle(event)
             except Exception as exc:  # the agent must survive anything
@@ -129,7 +129,7 @@ class IngestFlow:
                 await self.dead_letter(event, exc)
             yield None
 
-    async def handle(self, event: EventT) -> None:
+    async def handle(self, event: EventT[Any]) -> None:
         message = event.message
         raw: bytes = event.value if isinstance(event.value, bytes) else b""
         source = self.names.authority_of_inbound(message.topic) or "unknown"
@@ -178,7 +178,7 @@ class IngestFlow:
             "destination": ",".join(destinations), "code": inspected.message.code,
         })
 
-    async def deliver(self, event: EventT, accepted: Accepted, trace: Trace) -> None:
+    async def deliver(self, event: EventT[Any], accepted: Accepted, trace: Trace) -> None:
         inspected = accepted.inspected
         header = inspected.header
         key = header.message_id.encode()
@@ -226,7 +226,7 @@ class IngestFlow:
         }
         await self.audit.send(key=key, value=AUDIT_CODEC.encode(record), headers=base)
 
-    async def dead_letter(self, event: EventT, exc: BaseException) -> None:
+    async def dead_letter(self, event: EventT[Any], exc: BaseException) -> None:
         message = event.message
         stage, code, detail = classify(exc)
         raw = event.value if isinstance(event.value, bytes) else b""

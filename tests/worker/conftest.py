@@ -70,8 +70,9 @@ class Scenario:
 
 def mixed_scenario(settings: Settings, names: TopicNames, seed: int = 7) -> Scenario:
     """Valid traffic for all nine authorities plus every kind of bad message."""
-    from hub.header import read_header
     from hub.samples import generate
+
+    from hub.header import read_header
     from hub.xmlsafe import parse_xml
 
     region = Region.load(settings.region_file)
