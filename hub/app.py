@@ -70,7 +70,7 @@ def build_app(
         producer_linger_ms=5,
         producer_max_batch_size=256 * 1024,
         broker_commit_every=1000,
-        broker_commit_interval=1.0,
+        broker_commit_interval=settings.commit_interval_ms / 1000,
         stream_buffer_maxsize=4096,
         stream_wait_empty=False,
         table_cleanup_interval=600.0,
