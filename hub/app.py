@@ -72,6 +72,10 @@ def build_app(
         broker_commit_every=1000,
         broker_commit_interval=settings.commit_interval_ms / 1000,
         stream_buffer_maxsize=4096,
+        # A crashed worker's partitions move after 10 s, not Faust's default 60 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        broker_rebalance_timeout=30.0,
         stream_wait_empty=False,
         table_cleanup_interval=600.0,
     )

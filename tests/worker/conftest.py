@@ -135,7 +135,7 @@ def mixed_scenario(settings: Settings, names: TopicNames, seed: int = 7) -> Scen
     scenario.dead(names.inbound(mb0),
                   payload.replace(b"nachrichtenUUID>", b"nachrichtenUUID>x", 1), "SCHEMA_INVALID")
     # hostile, unknown, empty, not XML
-    scenario.dead(names.inbound(mb0), XXE, "XML_DTD_FORBIDDEN")
+    scenario.dead(names.inbound(mb0), XXE, "XML_ENTITY_FORBIDDEN")
     scenario.dead(names.inbound(mb0), b'<m xmlns="urn:unbekannt"/>', "UNKNOWN_NAMESPACE")
     scenario.dead(names.inbound(mb0), b"", "XML_EMPTY")
     scenario.dead(names.inbound(mb0), b"\x89PNG\r\n\x1a\n", "XML_NOT_XML")
@@ -149,11 +149,16 @@ def worker_env(kafka_bootstrap: str, topic_prefix: str) -> dict[str, str]:
 
 @pytest.fixture
 def worker_settings(worker_env: dict[str, str]) -> Settings:
-    return load_settings(
+    """Settings of the test's worker; its contract topics exist before it starts."""
+    from hub.topology import apply_topics
+
+    settings = load_settings(
         bootstrap_servers=worker_env["HUB_BOOTSTRAP_SERVERS"],
         topic_prefix=worker_env["HUB_TOPIC_PREFIX"],
         consumer_group=worker_env["HUB_CONSUMER_GROUP"],
     )
+    apply_topics(settings, Region.load(settings.region_file))
+    return settings
 
 
 @pytest.fixture
