@@ -195,8 +195,11 @@ class SchemaPackage:
         redirects any other location outside the XSD tree to a path that cannot
         be read); ``allow='local'`` forbids remote access (xmlschema's
         ``'sandbox'`` would confine reads to the entry point's own folder, which
-        excludes the mirrored import tree); ``defuse='always'`` parses the XSDs
-        with a safe parser. Nothing is fetched from the network.
+        excludes the mirrored import tree); ``defuse='nonlocal'`` parses anything
+        not local with a safe parser. Local XSDs may carry an internal DTD (the
+        W3C xmldsig schema declares entities for its namespace): XSDs are
+        installed by the operator, messages never get a DTD. Nothing is
+        fetched from the network.
         """
         if self._xmlschema is None:
             with self._lock:
@@ -226,7 +229,7 @@ class SchemaPackage:
                 base_url=str(self.base),
                 uri_mapper=uri_mapper,
                 allow="local",
-                defuse="always",
+                defuse="nonlocal",
                 build=True,
             )
         except (xmlschema.XMLSchemaException, OSError) as exc:
@@ -240,10 +243,11 @@ class SchemaPackage:
 
 
 def _target_namespace(file: Path) -> str:
-    for _event, element in etree.iterparse(
-        str(file), events=("start",), no_network=True, resolve_entities=False, load_dtd=False
-    ):
-        return str(element.get("targetNamespace", ""))
+    with file.open("rb") as stream:
+        for _event, element in etree.iterparse(
+            stream, events=("start",), no_network=True, resolve_entities=False, load_dtd=False
+        ):
+            return str(element.get("targetNamespace", ""))
     return ""  # pragma: no cover - iterparse yields the root first
 
 
