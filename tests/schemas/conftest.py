@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from schemas_support import MINI, OFFICIAL, OFFICIAL_SETS
 
 from hub.schemas import SchemaRegistry, install
-from schemas_support import MINI, OFFICIAL, OFFICIAL_SETS
 
 
 @pytest.fixture(scope="session")

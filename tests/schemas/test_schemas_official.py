@@ -20,12 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from schemas_support import OFFICIAL, OFFICIAL_SETS
 
 from hub.schemas import SchemaRegistry
 from hub.validation import check
 from hub.xmlsafe import Limits
-
-from schemas_support import OFFICIAL, OFFICIAL_SETS
 
 pytestmark = pytest.mark.official
 
