@@ -28,6 +28,8 @@ MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
 # Stable cluster id per data folder is generated once and stored in the folder.
 CLUSTER_ID_FILE = "cluster.id"
+#: broker processes started by this interpreter (see EmbeddedBroker.start)
+_DETACHED: list[subprocess.Popen[bytes]] = []
 
 Progress = Callable[[str], None]
 
@@ -252,6 +254,9 @@ class EmbeddedBroker:
             cwd=self.node.directory,
         )
         out.close()
+        # the broker outlives this handle on purpose (detached session); keep the
+        # Popen alive so its __del__ does not warn "subprocess is still running"
+        _DETACHED.append(proc)
         self.pid_file.write_text(str(proc.pid))
         return proc.pid
 
@@ -268,6 +273,9 @@ class EmbeddedBroker:
             self._signal(pid, signal.SIGKILL)
             while _alive(pid):
                 time.sleep(0.1)
+        for proc in [p for p in _DETACHED if p.pid == pid]:
+            proc.poll()  # reap our own child
+            _DETACHED.remove(proc)
         self.pid_file.unlink(missing_ok=True)
         return True
 
