@@ -25,7 +25,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the first instance; instance i uses seed+i (default 0)")
     parser.add_argument("--out", type=Path, default=None,
-                        help="directory for <root>-<seed>.xml files (default: stdout, one instance)")
+                        help="directory for <root>-<seed>.xml files "
+                        "(default: stdout, one instance)")
     parser.add_argument("--author", default=None, help="DVDV key of the author, e.g. ags:05124000")
     parser.add_argument("--reader", default=None, help="DVDV key of the reader, e.g. ags:05122000")
     parser.set_defaults(run=run)
@@ -47,7 +48,7 @@ def split_package(spec: str, standards: list[str]) -> tuple[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     from hub.samples import SampleError, generate, resolve_message
-    from hub.schemas import SchemaRegistry
+    from hub.schemas import SchemaRegistry  # type: ignore[import-not-found,unused-ignore]
     from hub.settings import load_settings
 
     if args.count < 1:

@@ -58,7 +58,7 @@ class _Catalog(etree.Resolver):
         super().__init__()
         self.mapping = mapping
 
-    def resolve(self, url: str, pubid: str, context: Any) -> Any:  # noqa: ARG002
+    def resolve(self, url: str, pubid: str, context: Any) -> Any:
         local = self.mapping.get(url)
         return self.resolve_filename(str(local), context) if local else None
 
