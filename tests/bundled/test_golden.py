@@ -74,3 +74,18 @@ def test_both_xmeld_releases_load_side_by_side_in_the_registry() -> None:
         package, message = registry.identify(etree.fromstring(data))
         assert (package.standard, package.version, message.code) == ("XMeld", version, "0201")
         assert package.validate(etree.fromstring(data)).valid
+
+
+def test_every_golden_instance_is_identified_and_valid_through_the_registry() -> None:
+    schemas = pytest.importorskip("hub.schemas")
+    registry = schemas.SchemaRegistry([bundled_package(p.name) for p in PACKAGE_DIRS])
+    for path in VALID:
+        root = etree.fromstring(path.read_bytes())
+        package, message = registry.identify(root)
+        assert f"{package.standard.lower()}-{package.version}" == path.parent.name
+        assert message.root == path.stem
+        assert package.validate(root).valid, path
+    for path in INVALID:
+        root = etree.fromstring(path.read_bytes())
+        package, _ = registry.identify(root)
+        assert not package.validate(root).valid, path

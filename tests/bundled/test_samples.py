@@ -65,6 +65,23 @@ def test_same_seed_same_bytes_other_seed_other_message() -> None:
     assert len(ids) == 50
 
 
+def test_same_seed_same_bytes_in_another_process() -> None:
+    import subprocess
+    import sys
+
+    from bundled_support import REPO
+
+    script = (
+        "import sys; sys.path[:0] = ['tests/bundled', '.']\n"
+        "from bundled_support import local_package\n"
+        "from hub.samples import generate\n"
+        "sys.stdout.buffer.write(generate(local_package('xpersonenstand-25.11'), '031010', seed=5))"
+    )
+    other = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                           check=True, timeout=120, env={"PYTHONHASHSEED": "123", "PATH": ""})
+    assert other.stdout == generate(local_package("xpersonenstand-25.11"), "031010", seed=5)
+
+
 def test_caller_sets_author_and_reader_keys_and_overrides() -> None:
     package = local_package("xmeld-25.05")
     data = generate(package, "rueckmeldung.auswertung.0203", seed=3,
