@@ -47,14 +47,14 @@ def split_package(spec: str, standards: list[str]) -> tuple[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hub.samples import SampleError, generate, resolve_message
-    from hub.schemas import SchemaRegistry  # type: ignore[import-not-found,unused-ignore]
-    from hub.settings import load_settings
-
     if args.count < 1:
         raise ConfigError("--count must be at least 1")
     if args.out is None and args.count > 1:
         raise ConfigError("more than one instance needs --out DIR")
+
+    from hub.samples import SampleError, generate, resolve_message
+    from hub.schemas import SchemaRegistry  # type: ignore[import-not-found,unused-ignore]
+    from hub.settings import load_settings
     registry = SchemaRegistry.from_settings(load_settings())
     standard, version = split_package(args.package, [p.standard for p in registry.packages])
     package: Any = registry.get(standard, version)
