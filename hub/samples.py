@@ -395,6 +395,7 @@ class SampleGenerator:
             candidates = [
                 e for qn, e in self.schema.maps.elements.items()
                 if isinstance(e, XsdElement) and wildcard.is_matching(qn) and not e.abstract
+                and not qn.startswith(f"{{{XSD}}}")  # never the meta-schema's own elements
             ]
             if candidates:
                 candidates.sort(key=lambda e: e.name)
@@ -472,6 +473,15 @@ class SampleGenerator:
         rng = ctx.rng
         if spec.enumeration:
             return str(rng.choice(spec.enumeration))
+        if spec.kind == "ID":  # unique in the document
+            value = f"id{len(ctx.ids) + 1}"
+            if self._is_valid(simple_type, value):
+                ctx.ids.append(value)
+                return value
+        if spec.kind == "IDREF" and ctx.ids:  # refer to an ID emitted before
+            value = rng.choice(ctx.ids)
+            if self._is_valid(simple_type, value):
+                return value
         for candidate in _hinted(spec, path, rng, scope, ctx):
             if self._is_valid(simple_type, candidate):
                 return candidate
@@ -497,6 +507,8 @@ class SampleGenerator:
         if spec.enumeration:
             return str(rng.choice(spec.enumeration))
         maker = _PRIMITIVES.get(spec.kind)
+        if maker is not None and spec.kind in _NAMES and attempt % 2 == 0:
+            return maker(spec, rng)
         if spec.patterns and maker is not None and spec.kind not in _STRINGS and attempt % 2 == 0:
             return maker(spec, rng)  # dates, numbers: the lexical form usually fits the pattern
         if spec.patterns:
@@ -568,6 +580,7 @@ def _prepare_simple(simple_type: Any) -> _Simple:
     fraction: int | None = None
     total: int | None = None
     integer = False
+    name_kind: str | None = None
     while base is not None:
         facets = getattr(base, "patterns", None)
         if facets:
@@ -577,8 +590,11 @@ def _prepare_simple(simple_type: Any) -> _Simple:
                 fraction = int(facet.value)
             elif facet_name == f"{{{XSD}}}totalDigits" and total is None:
                 total = int(facet.value)
-        if getattr(base, "name", None) == f"{{{XSD}}}integer":
+        base_name = getattr(base, "name", None) or ""
+        if base_name == f"{{{XSD}}}integer":
             integer = True
+        if name_kind is None and base_name.removeprefix(f"{{{XSD}}}") in _NAMES:
+            name_kind = base_name.removeprefix(f"{{{XSD}}}")
         if isinstance(base, (XsdList, XsdUnion)):
             inner = _prepare_simple(base)
             return _Simple(simple_type, inner.kind, _enumeration(simple_type), inner.patterns,
@@ -586,7 +602,7 @@ def _prepare_simple(simple_type: Any) -> _Simple:
                            inner.members)
         base = getattr(base, "base_type", None)
     primitive = getattr(simple_type, "primitive_type", None) or simple_type.root_type
-    kind = "integer" if integer else (primitive.local_name or "string")
+    kind = "integer" if integer else name_kind or (primitive.local_name or "string")
     return _Simple(
         simple_type,
         kind,
@@ -660,6 +676,17 @@ def _datetime(spec: _Simple, rng: random.Random) -> str:
 _STRINGS = frozenset({"string", "normalizedString", "token", "language", "Name", "NCName",
                       "NMTOKEN", "ID", "IDREF", "ENTITY"})
 
+#: XML name types: validators disagree on non-ASCII name characters (XML 1.0 4th vs
+#: 5th edition), so their values are ASCII; ID/IDREF are handled per message.
+_NAMES = frozenset({"ID", "IDREF", "ENTITY", "NCName", "NMTOKEN", "Name", "language"})
+
+
+def _ascii_name(spec: _Simple, rng: random.Random) -> str:
+    first = rng.choice("abcdefghijklmnopqrstuvwxyz")
+    return first + "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789")
+                           for _ in range(rng.randint(3, 8)))
+
+
 _PRIMITIVES: dict[str, Callable[[_Simple, random.Random], str]] = {
     "string": _string,
     "normalizedString": _string,
@@ -681,7 +708,14 @@ _PRIMITIVES: dict[str, Callable[[_Simple, random.Random], str]] = {
     "duration": lambda s, r: f"P{r.randint(1, 30)}D",
     "base64Binary": lambda s, r: "eG9ldi1odWI=",
     "hexBinary": lambda s, r: "".join(r.choice("0123456789ABCDEF") for _ in range(8)),
-    "QName": lambda s, r: "xs:string",
+    "NCName": _ascii_name,
+    "Name": _ascii_name,
+    "NMTOKEN": _ascii_name,
+    "ENTITY": _ascii_name,
+    "ID": _ascii_name,
+    "IDREF": _ascii_name,
+    "language": lambda s, r: r.choice(("de", "de-DE", "en")),
+    "QName": lambda s, r: "beispiel",  # unprefixed: needs no namespace declaration
 }
 
 

@@ -78,3 +78,20 @@ def test_installed_official_package_wins_and_generates(tmp_path: Path) -> None:
     package_old = registry.get("XMeld", "25.05")
     assert package_old.origin == "bundled"
     assert package_old.validate(etree.fromstring(generate(package_old, "0201", seed=1))).valid
+
+
+@pytest.mark.parametrize(("set_name", "tops"), [
+    ("xwasser-1.0.0", ("schemas/V1_0_0/xwasser.xsd",)),
+    ("xdomea-3.0.0",
+     ("message_generation/schemes/xdomea_3.0.0/xdomea-Nachrichten-AussonderungDurchfuehren.xsd",)),
+])
+def test_other_official_standards(set_name: str, tops: tuple[str, ...]) -> None:
+    """Not routed by the hub, but the generator must work for any XÖV package."""
+    package = official_package(set_name, tops, r".+\.\d{4}")
+    assert len(package.messages) >= 5
+    schema = package.xmlschema_schema()
+    for message in package.messages.values():
+        for seed in range(2):
+            data = generate(package, message, seed=seed)
+            assert package.validate_bytes(data) == [], (message.root, seed)
+        assert schema.is_valid(data.decode("utf-8")), message.root
