@@ -23,13 +23,16 @@ import datetime as dt
 import random
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
 from lxml import etree
+from xmlschema import XMLResource
 from xmlschema.validators import XsdAnyElement, XsdElement, XsdGroup
+from xmlschema.validators.validation import ValidationContext
 
 from hub._regex_sample import compile_sampler, sample
 from hub.errors import HubError
@@ -164,15 +167,14 @@ class _Simple:
     members: tuple[_Simple, ...] = ()
 
 
-_GENERATORS: dict[tuple[str, str, int], SampleGenerator] = {}
+_GENERATORS: weakref.WeakKeyDictionary[Any, SampleGenerator] = weakref.WeakKeyDictionary()
 _GENERATORS_LOCK = threading.Lock()
 
 
 def generator_for(package: PackageLike) -> SampleGenerator:
-    """The (cached) generator of a package."""
-    key = (package.standard, package.version, id(package))
+    """The generator of a package, built once and kept as long as the package lives."""
     with _GENERATORS_LOCK:
-        gen = _GENERATORS.get(key)
+        gen = _GENERATORS.get(package)
         if gen is None:
             gen = SampleGenerator(
                 package.xmlschema_schema(),
@@ -180,7 +182,7 @@ def generator_for(package: PackageLike) -> SampleGenerator:
                 version=package.version,
                 messages=list(package.messages.values()),
             )
-            _GENERATORS[key] = gen
+            _GENERATORS[package] = gen
     return gen
 
 
@@ -205,7 +207,10 @@ def generate(
     """One valid instance of ``message_type`` (root name, code or MessageType) as UTF-8 XML.
 
     ``overrides`` maps paths of local names below the root (``"a/b/c"``, or
-    ``"a/@attr"`` for an attribute) to the text to use there.
+    ``"a/@attr"`` for an attribute) to the text to use there; they win over the
+    header values too (e.g. a current ``erstellungszeitpunkt``:
+    ``"nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt"``).
+    Thread-safe; one generator per package is cached.
     """
     return generator_for(package).generate(
         message_type, seed=seed, author_key=author_key, reader_key=reader_key, overrides=overrides
@@ -234,11 +239,9 @@ class SampleGenerator:
         self._valid: dict[tuple[int, str], bool] = {}
         self._concrete: dict[int, list[Any]] = {}
         self._codelike: dict[int, bool] = {}
-        from xmlschema import XMLResource
-        from xmlschema.validators.validation import ValidationContext
-
         #: one reusable context: simple values are checked with raw_decode (cheap)
         self._context = ValidationContext(XMLResource("<sample/>"))
+        self._lock = threading.Lock()  # the caches and the context are shared state
         self._prefixes: dict[str, str] = {}
         for prefix, uri in schema.namespaces.items():
             if prefix and uri and uri not in self._prefixes:
@@ -281,7 +284,8 @@ class SampleGenerator:
         )
         prefix = self._prefixes.get(message.namespace, "ns")
         root = etree.Element(qname, nsmap={prefix: message.namespace})
-        self._fill(root, xsd_element, xsd_element.type, (), 0, ctx)
+        with self._lock:
+            self._fill(root, xsd_element, xsd_element.type, (), 0, ctx)
         return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
 
     # ------------------------------------------------------------------ structure

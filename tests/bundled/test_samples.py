@@ -236,3 +236,15 @@ def test_generated_uuid_is_a_version_4_uuid() -> None:
     doc = etree.fromstring(generate(local_package("xauslaender-1.22"), "030101", seed=9))
     value = uuid.UUID(header(doc, "identifikation.nachricht/nachrichtenUUID"))
     assert value.version == 4
+
+
+def test_header_values_can_be_overridden_and_generators_are_cached() -> None:
+    from hub.samples import generator_for
+
+    package = local_package("xmeld-25.11a")
+    now = "2026-01-05T10:00:00.123+01:00"
+    path = "nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt"
+    data = generate(package, "0040", seed=1, overrides={path: now})
+    assert header(etree.fromstring(data), "identifikation.nachricht/erstellungszeitpunkt") == now
+    assert generator_for(package) is generator_for(package)
+    assert generator_for(package) is not generator_for(local_package("xmeld-25.05"))
