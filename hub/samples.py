@@ -734,77 +734,135 @@ def _place(scope: dict[str, Any], rng: random.Random) -> _Place:
     return place
 
 
+_TEXT_KINDS = frozenset({"string", "normalizedString", "token", "union"})
+_SURNAME_CONTEXT = ("familienname", "nachname", "geburtsname", "ehename",
+                    "lebenspartnerschaftsname")
+_SURNAME_LAST = frozenset({"name", "nachname", "familienname", "geburtsname", "ehename",
+                           "nachnamepass"})
+_SIMPLE_TAGS = {
+    "produkt": "produkt", "produkthersteller": "produkthersteller",
+    "produktversion": "produktversion",
+    "ordensname": "surname", "kuenstlername": "surname", "gemeinsamername": "surname",
+    "wert.rueckmelder": "surname", "wert.auswerter": "surname",
+    "strasse": "street", "strassenname": "street",
+    "wohnort": "city", "ort": "city", "gemeinde": "city", "gemeindename": "city",
+    "postleitzahl": "postcode", "plz": "postcode",
+    "gemeindeschluessel": "ags", "ags": "ags", "amtlichergemeindeschluessel": "ags",
+    "geburtsort": "birthplace", "sterbeort": "birthplace", "hausnummer": "housenumber",
+    "anschriftzeile": "foreignline", "listversionid": "listversion", "zusatz": "zusatz",
+    "hinweis": "text", "zusatzangaben": "text", "dokumentbeschreibung": "text",
+    "ansprechpartner": "contact",
+}
+_HINT_TAGS: dict[tuple[tuple[str, ...], str], tuple[str, ...]] = {}
+
+
+def _hint_tags(tail: tuple[str, ...], kind: str) -> tuple[str, ...]:
+    """What the element at a path (its last three names) holds; computed once per path."""
+    key = (tail, kind)
+    tags = _HINT_TAGS.get(key)
+    if tags is not None:
+        return tags
+    last = tail[-1].lstrip("@").lower() if tail else ""
+    context = "/".join(tail).lower()
+    found: list[str] = []
+    if tail and kind in _TEXT_KINDS:
+        if any(w in context for w in _SURNAME_CONTEXT) and last in _SURNAME_LAST:
+            found.append("surname")
+        if "vorname" in context or last in ("rufname", "vornamen"):
+            found.append("given")
+        if last in _SIMPLE_TAGS:
+            found.append(_SIMPLE_TAGS[last])
+        if last in ("behoerde", "behoerdenname", "ausstellendebehoerde", "name") and (
+                "nachweis" in context or "behoerde" in last or "eintrag" in context):
+            found.append("office")
+        if last.startswith("aktenzeichen"):
+            found.append("fileref")
+        if last == "kennung" and "erreichbarkeit" in context:
+            found.append("contactkey")
+        elif last == "kennung" and ("autor" in context or "leser" in context):
+            found.append("author" if "autor" in context else "reader")
+    if last == "code" and ("staat" in context or "staatsangehoerigkeit" in context):
+        found.append("state")
+    if kind == "date":
+        if "geburt" in context:
+            found.append("birthdate")
+        elif any(w in last for w in ("gueltig", "frist", "befristet")):
+            found.append("futuredate")
+        else:
+            found.append("recentdate")
+    if kind == "gYear" and "geburt" in context:
+        found.append("birthyear")
+    tags = tuple(found)
+    if len(_HINT_TAGS) < 50_000:
+        _HINT_TAGS[key] = tags
+    return tags
+
+
 def _hinted(spec: _Simple, path: tuple[str, ...], rng: random.Random, scope: dict[str, Any],
             ctx: _Message) -> Iterator[str]:
     """Realistic candidates for the element at ``path`` (checked by the caller)."""
-    if not path:
-        return
-    last = path[-1].lstrip("@").lower()
-    context = "/".join(path[-3:]).lower()
-    kind = spec.kind
-    if kind in ("string", "normalizedString", "token") or (kind == "union"):
-        if last == "produkt":
-            yield "xoev-hub Simulator"
-        elif last == "produkthersteller":
-            yield "xoev-hub Projekt, Bergisches Städtedreieck"
-        elif last == "produktversion":
-            yield "0.1.0"
-        if any(w in context for w in ("familienname", "nachname", "geburtsname", "ehename",
-                                      "lebenspartnerschaftsname")) and last in (
-                "name", "nachname", "familienname", "geburtsname", "ehename", "nachnamepass"):
+    for tag in _hint_tags(path[-3:], spec.kind):
+        if tag == "surname":
             yield from _picks(SURNAMES, rng, 4)
-        if "vorname" in context or last in ("rufname", "vornamen"):
+        elif tag == "given":
             first = _picks(GIVEN_NAMES, rng, 4)
             if rng.random() < 0.3:
                 yield f"{first[0]} {first[1]}"
             yield from first
-        if last in ("ordensname", "kuenstlername", "gemeinsamername", "wert.rueckmelder",
-                    "wert.auswerter"):
-            yield from _picks(SURNAMES, rng, 3)
-        if last in ("strasse", "strassenname"):
+        elif tag == "street":
             yield from _picks(_place(scope, rng)[3], rng, 3)
-        if last in ("wohnort", "ort", "gemeinde", "gemeindename"):
+        elif tag == "city":
             yield _place(scope, rng)[0]
-        if last in ("postleitzahl", "plz"):
+        elif tag == "postcode":
             yield rng.choice(_place(scope, rng)[2])
-        if last in ("gemeindeschluessel", "ags", "amtlichergemeindeschluessel"):
+        elif tag == "ags":
             yield _place(scope, rng)[1]
-        if last in ("geburtsort", "sterbeort"):
-            yield rng.choice((*(p[0] for p in _REGION), *_FOREIGN_PLACES))
-        if last in ("hausnummer",):
+        elif tag == "birthplace":
+            yield rng.choice(_PLACES)
+        elif tag == "housenumber":
             yield str(rng.randint(1, 180))
-        if last == "anschriftzeile":
+        elif tag == "foreignline":
             yield from _picks(_FOREIGN_LINES, rng, 2)
-        if last in ("behoerde", "behoerdenname", "ausstellendebehoerde", "name") and (
-                "nachweis" in context or "behoerde" in last or "eintrag" in context):
+        elif tag == "office":
             place = rng.choice(_REGION)[0]
             yield rng.choice((f"Standesamt {place}", f"Stadt {place}, Bürgerbüro"))
-        if last == "aktenzeichen" or last.startswith("aktenzeichen"):
+        elif tag == "fileref":
             office = rng.choice(("StA", "MB", "ABH"))
             yield f"{office}-{rng.randint(2019, 2025)}/{rng.randint(1, 9999):04d}"
-        if last == "kennung" and "erreichbarkeit" in context:
+        elif tag == "contactkey":
             yield rng.choice(("buergerbuero@stadt.example", "+49 202 563-0", "+49 212 290-0"))
-        if last == "kennung" and ("autor" in context or "leser" in context):
-            yield ctx.author_key if "autor" in context else ctx.reader_key
-        if last == "listversionid":
+        elif tag == "author":
+            yield ctx.author_key
+        elif tag == "reader":
+            yield ctx.reader_key
+        elif tag == "listversion":
             yield rng.choice(("1", "2", "3"))
-        if last == "zusatz":
+        elif tag == "zusatz":
             yield rng.choice(("Bürgerbüro", "Zentrale", "Sachgebiet Meldewesen"))
-        if last in ("hinweis", "zusatzangaben", "dokumentbeschreibung"):
+        elif tag == "text":
             yield rng.choice(_TEXTS)
-        if last == "ansprechpartner":
+        elif tag == "contact":
             yield f"{rng.choice(('Frau', 'Herr'))} {rng.choice(SURNAMES)}"
-    if last == "code" and ("staat" in context or "staatsangehoerigkeit" in context):
-        yield rng.choice(_STAATEN)
-    if kind == "date":
-        if "geburt" in context or "tagdergeburt" in context:
+        elif tag == "state":
+            yield rng.choice(_STAATEN)
+        elif tag == "birthdate":
             yield _rand_date(rng, 1938, 2024).isoformat()
-        elif any(w in last for w in ("gueltig", "frist", "befristet")):
+        elif tag == "futuredate":
             yield _rand_date(rng, 2026, 2035).isoformat()
-        else:
+        elif tag == "recentdate":
             yield _rand_date(rng, 2024, 2025).isoformat()
-    if kind == "gYear" and "geburt" in context:
-        yield str(rng.randint(1938, 2024))
+        elif tag == "birthyear":
+            yield str(rng.randint(1938, 2024))
+        elif tag in _FIXED_HINTS:
+            yield _FIXED_HINTS[tag]
+
+
+_PLACES = (*(p[0] for p in _REGION), *_FOREIGN_PLACES)
+_FIXED_HINTS = {
+    "produkt": "xoev-hub Simulator",
+    "produkthersteller": "xoev-hub Projekt, Bergisches Städtedreieck",
+    "produktversion": "0.1.0",
+}
 
 
 def _picks(pool: Sequence[str], rng: random.Random, n: int) -> list[str]:
