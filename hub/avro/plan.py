@@ -35,7 +35,7 @@ from hub.avro.derive import (
 from hub.avro.encoding import MAGIC, fingerprint_of, split_single_object
 from hub.avro.model import (
     ElementField,
-    OrderedContent,
+    GroupField,
     RecordNode,
     SimpleNode,
     WildcardField,
@@ -136,7 +136,7 @@ def _leaf(child: _Element) -> str:
     return "" if text is None else text
 
 
-_KIND_LEAF, _KIND_RECORD, _KIND_ANY = 0, 1, 2
+_KIND_LEAF, _KIND_RECORD, _KIND_ANY, _KIND_GROUP = 0, 1, 2, 3
 _DOCUMENT_ATTRIBUTES = frozenset((SCHEMA_LOCATION, NO_NAMESPACE_SCHEMA_LOCATION))
 
 
@@ -151,8 +151,6 @@ class _RecordConverter:
         "dispatch",
         "kind",
         "node",
-        "ordered_dispatch",
-        "ordered_fields",
         "post",
         "text_field",
         "wildcard",
@@ -168,9 +166,7 @@ class _RecordConverter:
         # filled by compile()
         self.dispatch: dict[str, tuple[int, str, bool, int, Any]] = {}
         self.post: tuple[tuple[str, int], ...] = ()
-        self.wildcard: tuple[int, str, bool, Callable[[str], bool]] | None = None
-        self.ordered_dispatch: dict[str, tuple[str, int, Any]] = {}
-        self.ordered_fields: tuple[str, ...] = ()
+        self.wildcard: tuple[Any, ...] | None = None
         self.children: list[tuple[str, str, str, int, Any]] = []
 
     def compile(self, converters: dict[str, _RecordConverter]) -> None:
@@ -183,35 +179,43 @@ class _RecordConverter:
                 return _KIND_LEAF, None
             return _KIND_RECORD, _converter(child, converters)
 
-        if node.kind == "elements":
-            post: list[tuple[str, int]] = []
-            for element in node.elements:
-                many = element.occurs == "many"
-                requirement = {"one": 0, "optional": 1, "many": 2}[element.occurs]
-                post.append((element.field, requirement))
-                if isinstance(element, WildcardField):
-                    self.wildcard = (element.position, element.field, many, element.matches)
-                    self.children.append((element.field, "", element.occurs, _KIND_ANY, None))
-                    continue
-                assert isinstance(element, ElementField)
-                kind, conv = converter_for(element.node)
-                self.dispatch[element.xml] = (element.position, element.field, many, kind, conv)
-                self.children.append((element.field, element.xml, element.occurs, kind, conv))
-            self.post = tuple(post)
-        elif node.kind == "ordered":
-            ordered = node.ordered
-            assert isinstance(ordered, OrderedContent)
-            self.ordered_fields = tuple(a.field for a in ordered.alternatives)
-            for alternative in ordered.alternatives:
-                kind, conv = converter_for(alternative.node)
-                if alternative.xml is None:
-                    assert ordered.wildcard is not None
-                    self.wildcard = (0, alternative.field, True, ordered.wildcard)
-                else:
-                    self.ordered_dispatch[alternative.xml] = (alternative.field, kind, conv)
-                self.children.append(
-                    (alternative.field, alternative.xml or "", "optional", kind, conv)
+        if node.kind != "elements":
+            return
+        post: list[tuple[str, int]] = []
+        for element in node.elements:
+            requirement = {"one": 0, "optional": 1, "many": 2}[element.occurs]
+            post.append((element.field, requirement))
+            if isinstance(element, GroupField):
+                self._compile_group(element, converter_for)
+                continue
+            many = element.occurs == "many"
+            if isinstance(element, WildcardField):
+                self.wildcard = (element.position, element.field, many, element.matches)
+                self.children.append((element.field, "", element.occurs, _KIND_ANY, None))
+                continue
+            assert isinstance(element, ElementField)
+            kind, conv = converter_for(element.node)
+            self.dispatch[element.xml] = (element.position, element.field, many, kind, conv)
+            self.children.append((element.field, element.xml, element.occurs, kind, conv))
+        self.post = tuple(post)
+
+    def _compile_group(
+        self, group: GroupField, converter_for: Callable[[Any], tuple[int, Any]]
+    ) -> None:
+        template = dict.fromkeys(a.field for a in group.alternatives)
+        alternatives: list[tuple[str, str, int, Any]] = []
+        for alternative in group.alternatives:
+            kind, conv = converter_for(alternative.node)
+            entry = (alternative.field, kind, conv, template)
+            if alternative.xml is None:
+                assert group.wildcard is not None
+                self.wildcard = (group.position, group.field, True, group.wildcard, entry)
+            else:
+                self.dispatch[alternative.xml] = (
+                    group.position, group.field, True, _KIND_GROUP, entry
                 )
+            alternatives.append((alternative.field, alternative.xml or "", kind, conv))
+        self.children.append((group.field, "", "many", _KIND_GROUP, tuple(alternatives)))
 
     # --- XML → Avro ----------------------------------------------------------
     def to_avro(self, elem: _Element, found: int = 0) -> dict[str, Any]:
@@ -247,6 +251,15 @@ class _RecordConverter:
                     converted: Any = _leaf(child)
                 elif child_kind == _KIND_RECORD:
                     converted = conv.to_avro(child)
+                elif child_kind == _KIND_GROUP:
+                    item_field, item_kind, item_conv, template = conv
+                    converted = template.copy()
+                    if item_kind == _KIND_LEAF:
+                        converted[item_field] = _leaf(child)
+                    elif item_kind == _KIND_RECORD:
+                        converted[item_field] = item_conv.to_avro(child)
+                    else:
+                        converted[item_field] = _serialize(child)
                 else:
                     converted = _serialize(child)
                 if many:
@@ -280,8 +293,6 @@ class _RecordConverter:
             _check_text(elem.text, elem)
         elif kind == "mixed":
             record[self.text_field] = _inner_xml(elem)  # type: ignore[index]
-        else:
-            record[self.node.ordered.field] = self._ordered_to_avro(elem)  # type: ignore[union-attr]
         return record
 
     def _wildcard_entry(self, child: _Element) -> tuple[int, str, bool, int, Any]:
@@ -289,6 +300,8 @@ class _RecordConverter:
         wildcard = self.wildcard
         if wildcard is None or not isinstance(tag, str) or not wildcard[3](tag):
             raise _unexpected_child(child)
+        if len(wildcard) == 5:  # inside an ordered group
+            return (wildcard[0], wildcard[1], True, _KIND_GROUP, wildcard[4])
         return (wildcard[0], wildcard[1], wildcard[2], _KIND_ANY, None)
 
     def _other_attributes(self, elem: _Element, record: dict[str, Any]) -> None:
@@ -306,25 +319,6 @@ class _RecordConverter:
             f"attribute {local_name(name)} not allowed here",
             elem,
         )
-
-    def _ordered_to_avro(self, elem: _Element) -> list[dict[str, Any]]:
-        _check_text(elem.text, elem)
-        items: list[dict[str, Any]] = []
-        template = dict.fromkeys(self.ordered_fields)
-        dispatch = self.ordered_dispatch
-        for child in elem:
-            entry = dispatch.get(child.tag)
-            item = template.copy()
-            if entry is None:
-                self._wildcard_entry(child)
-                assert self.wildcard is not None
-                item[self.wildcard[1]] = _serialize(child)
-            else:
-                field, child_kind, conv = entry
-                item[field] = _leaf(child) if child_kind == _KIND_LEAF else conv.to_avro(child)
-            items.append(item)
-            _check_text(child.tail, child)
-        return items
 
     # --- Avro → XML ----------------------------------------------------------
     def to_xml(self, record: dict[str, Any], elem: _Element) -> None:
@@ -348,6 +342,9 @@ class _RecordConverter:
                     continue
                 values = value if occurs == "many" else (value,)
                 for item in values:
+                    if child_kind == _KIND_GROUP:
+                        _group_item_to_xml(conv, item, elem)
+                        continue
                     if child_kind == _KIND_ANY:
                         elem.append(etree.fromstring(item))
                         continue
@@ -356,28 +353,27 @@ class _RecordConverter:
                         child.text = item
                     else:
                         conv.to_xml(item, child)
-        elif kind == "ordered":
-            assert self.node.ordered is not None
-            for item in record[self.node.ordered.field]:
-                self._ordered_item_to_xml(item, elem)
 
-    def _ordered_item_to_xml(self, item: dict[str, Any], elem: _Element) -> None:
-        for field, xml, _occurs, child_kind, conv in self.children:
-            value = item.get(field)
-            if value is None:
-                continue
-            if child_kind == _KIND_ANY:
-                elem.append(etree.fromstring(value))
+
+def _group_item_to_xml(
+    alternatives: tuple[tuple[str, str, int, Any], ...], item: dict[str, Any], elem: _Element
+) -> None:
+    for field, xml, child_kind, conv in alternatives:
+        value = item.get(field)
+        if value is None:
+            continue
+        if child_kind == _KIND_ANY:
+            elem.append(etree.fromstring(value))
+        else:
+            child = etree.SubElement(elem, xml)
+            if child_kind == _KIND_LEAF:
+                child.text = value
             else:
-                child = etree.SubElement(elem, xml)
-                if child_kind == _KIND_LEAF:
-                    child.text = value
-                else:
-                    conv.to_xml(value, child)
-            return
-        raise ConversionError(
-            "an item of ordered content has no field set", code="CONVERSION_BAD_RECORD"
-        )
+                conv.to_xml(value, child)
+        return
+    raise ConversionError(
+        "an item of an ordered group has no field set", code="CONVERSION_BAD_RECORD"
+    )
 
 
 def _inner_xml(elem: _Element) -> str:
