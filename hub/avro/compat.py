@@ -207,6 +207,4 @@ class Compatibility:
 
 def compare(message: str, old: Any, new: Any) -> Compatibility:
     """Both directions of compatibility between two versions of one event schema."""
-    return Compatibility(
-        message=message, backward=can_read(new, old), forward=can_read(old, new)
-    )
+    return Compatibility(message=message, backward=can_read(new, old), forward=can_read(old, new))

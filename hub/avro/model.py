@@ -240,9 +240,7 @@ class ModelBuilder:
                     )
                 )
 
-    def _flatten(
-        self, group: Any, optional: bool, out: list[tuple[Any, int, int | None]]
-    ) -> None:
+    def _flatten(self, group: Any, optional: bool, out: list[tuple[Any, int, int | None]]) -> None:
         """Collect the particles of a group whose document order is fixed.
 
         A nested group whose order is not fixed (repeating, ``xs:all``) becomes one
@@ -309,9 +307,7 @@ class ModelBuilder:
             def matcher(name: str) -> bool:
                 return any(m(name) for m in matchers)
 
-            alternatives.append(
-                Alternative(field=item_fields.claim("any"), xml=None, node=None)
-            )
+            alternatives.append(Alternative(field=item_fields.claim("any"), xml=None, node=None))
         return GroupField(
             field=fields.claim("sequence"),
             item_name=item_name,

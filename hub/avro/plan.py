@@ -212,7 +212,11 @@ class _RecordConverter:
                 self.wildcard = (group.position, group.field, True, group.wildcard, entry)
             else:
                 self.dispatch[alternative.xml] = (
-                    group.position, group.field, True, _KIND_GROUP, entry
+                    group.position,
+                    group.field,
+                    True,
+                    _KIND_GROUP,
+                    entry,
                 )
             alternatives.append((alternative.field, alternative.xml or "", kind, conv))
         self.children.append((group.field, "", "many", _KIND_GROUP, tuple(alternatives)))
@@ -244,9 +248,7 @@ class _RecordConverter:
                     entry = self._wildcard_entry(child)
                 position, field, many, child_kind, conv = entry
                 if position <= last and (position < last or not many):
-                    raise _fail(
-                        "CONVERSION_ELEMENT_ORDER", "element out of schema order", child
-                    )
+                    raise _fail("CONVERSION_ELEMENT_ORDER", "element out of schema order", child)
                 if child_kind == _KIND_LEAF:
                     converted: Any = _leaf(child)
                 elif child_kind == _KIND_RECORD:
@@ -433,9 +435,7 @@ class ConversionPlan:
     def to_record(self, root: _Element, envelope: Envelope) -> dict[str, Any]:
         """The Avro event record of a (validated) message. Raises ConversionError."""
         if root.tag != self.root:
-            raise _fail(
-                "CONVERSION_WRONG_ROOT", f"root is not {local_name(self.root)}", root
-            )
+            raise _fail("CONVERSION_WRONG_ROOT", f"root is not {local_name(self.root)}", root)
         location = root.get(SCHEMA_LOCATION)
         no_namespace_location = root.get(NO_NAMESPACE_SCHEMA_LOCATION)
         consumed = (location is not None) + (no_namespace_location is not None)

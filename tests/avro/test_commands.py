@@ -32,11 +32,33 @@ def test_convert_json_avro_and_reverse(
     assert event["envelope"]["message_id"]
     assert event["body"]
     avro_file = tmp_path / "event.avro"
-    args = ["convert", str(sample), "--set", str(xwasser.path), "--format", "avro", "-o", str(avro_file)]
+    args = [
+        "convert",
+        str(sample),
+        "--set",
+        str(xwasser.path),
+        "--format",
+        "avro",
+        "-o",
+        str(avro_file),
+    ]
     assert main(args) == 0
     assert avro_file.read_bytes()[:2] == b"\xc3\x01"
     xml_file = tmp_path / "back.xml"
-    assert main(["convert", "--reverse", str(avro_file), "--set", str(xwasser.path), "-o", str(xml_file)]) == 0
+    assert (
+        main(
+            [
+                "convert",
+                "--reverse",
+                str(avro_file),
+                "--set",
+                str(xwasser.path),
+                "-o",
+                str(xml_file),
+            ]
+        )
+        == 0
+    )
     assert canonical_xml(xml_file.read_bytes()) == canonical_xml(etree.parse(str(sample)).getroot())
 
 
@@ -64,7 +86,10 @@ def test_schemas_build_check_and_diff(
     files[0].write_text(files[0].read_text().replace('"message_id"', '"message_uuid"', 1))
     (folder / "gibtsnicht.0000.avsc").write_text("{}")
     stale = stale_files(out, [xwasser])
-    assert stale == [f"{files[0]} (differs)", f"{folder / 'gibtsnicht.0000.avsc'} (no such message type)"]
+    assert stale == [
+        f"{files[0]} (differs)",
+        f"{folder / 'gibtsnicht.0000.avsc'} (no such message type)",
+    ]
     # without --out, official sets are refused
     assert main(["schemas", "build", "--set", str(xwasser.path)]) == 2
     # diff: a copy with one changed message type

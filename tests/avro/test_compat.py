@@ -28,6 +28,8 @@ BASE: dict[str, Any] = {
         {"name": "items", "type": {"type": "array", "items": "Child"}, "default": []},
     ],
 }
+
+
 def variant(change: str) -> dict[str, Any]:
     import copy
 

@@ -73,7 +73,9 @@ def test_feature_schema_shape(features_schema: xmlschema.XMLSchema) -> None:
 
 
 def test_derivation_is_deterministic(features_schema: xmlschema.XMLSchema) -> None:
-    first = dumps_schema(derive_event_schemas(features_schema, [FEATURES_ROOT], "XTest", "1")[FEATURES_ROOT])
+    first = dumps_schema(
+        derive_event_schemas(features_schema, [FEATURES_ROOT], "XTest", "1")[FEATURES_ROOT]
+    )
     again = xmlschema.XMLSchema(features_schema.url)
     second = dumps_schema(derive_event_schemas(again, [FEATURES_ROOT], "XTest", "1")[FEATURES_ROOT])
     assert first == second

@@ -58,7 +58,9 @@ def convert(plan: ConversionPlan, xml: bytes) -> dict[str, object]:
         ),
     ],
 )
-def test_unrepresentable_content_raises(features_plan: ConversionPlan, xml: bytes, code: str) -> None:
+def test_unrepresentable_content_raises(
+    features_plan: ConversionPlan, xml: bytes, code: str
+) -> None:
     with pytest.raises(ConversionError) as info:
         convert(features_plan, xml)
     assert info.value.code == code
@@ -68,7 +70,12 @@ def test_unrepresentable_content_raises(features_plan: ConversionPlan, xml: byte
 
 
 def test_error_detail_carries_no_values(features_plan: ConversionPlan) -> None:
-    xml = HEAD + STAAT + REST.replace(b"<plz>42103</plz>", '<plz geheim="Müller">1</plz>'.encode()) + TAIL
+    xml = (
+        HEAD
+        + STAAT
+        + REST.replace(b"<plz>42103</plz>", '<plz geheim="Müller">1</plz>'.encode())
+        + TAIL
+    )
     with pytest.raises(ConversionError) as info:
         convert(features_plan, xml)
     assert "Müller" not in str(info.value)

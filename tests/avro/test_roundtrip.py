@@ -105,9 +105,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _XML_TEXT = st.text(
-    alphabet=st.characters(
-        blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"
-    ),
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"),
     min_size=1,
     max_size=30,
 ).filter(lambda s: s.strip() != "")
@@ -117,7 +115,9 @@ _ZONES = st.sampled_from(["", "Z", "+01:00", "-14:00", "+05:30"])
 @st.composite
 def _value_like(draw: st.DrawFn, text: str) -> str:
     if _DATETIME.match(text):
-        moment = draw(st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 1, 1)))
+        moment = draw(
+            st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 1, 1))
+        )
         return moment.isoformat(timespec=draw(st.sampled_from(["seconds", "milliseconds"]))) + draw(
             _ZONES
         )
