@@ -26,6 +26,7 @@ from typing import Any
 import fastavro
 from lxml import etree
 
+from hub.avro.binary import compile_writer
 from hub.avro.derive import (
     NO_NAMESPACE_SCHEMA_LOCATION,
     SCHEMA_LOCATION,
@@ -34,6 +35,7 @@ from hub.avro.derive import (
 )
 from hub.avro.encoding import MAGIC, fingerprint_of, split_single_object
 from hub.avro.model import (
+    XSI_NAMESPACE,
     ElementField,
     GroupField,
     RecordNode,
@@ -145,6 +147,7 @@ class _RecordConverter:
 
     __slots__ = (
         "any_attributes",
+        "attr_fields",
         "attr_names",
         "attrs",
         "children",
@@ -152,6 +155,7 @@ class _RecordConverter:
         "kind",
         "node",
         "post",
+        "template",
         "text_field",
         "wildcard",
     )
@@ -168,6 +172,8 @@ class _RecordConverter:
         self.post: tuple[tuple[str, int], ...] = ()
         self.wildcard: tuple[Any, ...] | None = None
         self.children: list[tuple[str, str, str, int, Any]] = []
+        self.attr_fields = {a.xml: a.field for a in node.attributes}
+        self.template: dict[str, Any] = dict.fromkeys(a.field for a in node.attributes)
 
     def compile(self, converters: dict[str, _RecordConverter]) -> None:
         node = self.node
@@ -198,6 +204,8 @@ class _RecordConverter:
             self.dispatch[element.xml] = (element.position, element.field, many, kind, conv)
             self.children.append((element.field, element.xml, element.occurs, kind, conv))
         self.post = tuple(post)
+        for field, requirement in post:
+            self.template[field] = () if requirement == 2 else None
 
     def _compile_group(
         self, group: GroupField, converter_for: Callable[[Any], tuple[int, Any]]
@@ -234,9 +242,10 @@ class _RecordConverter:
             else:
                 found += 1
             record[field] = value
-        attrib = elem.attrib
-        if len(attrib) != found:
+        if len(elem.attrib) != found:
             self._other_attributes(elem, record)
+        elif self.any_attributes is not None:
+            record[self.any_attributes] = {}
         kind = self.kind
         if kind == "elements":
             _check_text(elem.text, elem)
@@ -293,6 +302,65 @@ class _RecordConverter:
             if len(elem):
                 raise _unexpected_child(elem[0])
             _check_text(elem.text, elem)
+        elif kind == "mixed":
+            record[self.text_field] = _inner_xml(elem)  # type: ignore[index]
+        return record
+
+    def to_avro_trusted(self, elem: _Element) -> dict[str, Any]:
+        """The record of an element of an XSD-valid document (fewer checks).
+
+        Validity guarantees known elements and attributes in schema order, no text
+        in element-only content and every required part; the caller has checked
+        for comments, processing instructions and ``xsi`` attributes.
+        Unknown elements still raise ConversionError.
+        """
+        record = self.template.copy()
+        if self.attr_fields:
+            fields: dict[Any, str] = self.attr_fields
+            for name, value in elem.items():
+                field = fields.get(name)
+                if field is not None:
+                    record[field] = value
+        if self.any_attributes is not None:
+            record[self.any_attributes] = {
+                k: v for k, v in elem.items() if k not in self.attr_names
+            }
+        kind = self.kind
+        if kind == "elements":
+            dispatch = self.dispatch
+            last = -1
+            for child in elem:
+                entry = dispatch.get(child.tag)
+                if entry is None:
+                    entry = self._wildcard_entry(child)
+                position, field, many, child_kind, conv = entry
+                if child_kind == _KIND_LEAF:
+                    text = child.text
+                    converted: Any = "" if text is None else text
+                elif child_kind == _KIND_RECORD:
+                    converted = conv.to_avro_trusted(child)
+                elif child_kind == _KIND_GROUP:
+                    item_field, item_kind, item_conv, template = conv
+                    converted = template.copy()
+                    if item_kind == _KIND_LEAF:
+                        converted[item_field] = child.text or ""
+                    elif item_kind == _KIND_RECORD:
+                        converted[item_field] = item_conv.to_avro_trusted(child)
+                    else:
+                        converted[item_field] = _serialize(child)
+                else:
+                    converted = _serialize(child)
+                if many:
+                    if position == last:
+                        record[field].append(converted)
+                    else:
+                        record[field] = [converted]
+                else:
+                    record[field] = converted
+                last = position
+        elif kind == "simple":
+            text = elem.text
+            record[self.text_field] = "" if text is None else text  # type: ignore[index]
         elif kind == "mixed":
             record[self.text_field] = _inner_xml(elem)  # type: ignore[index]
         return record
@@ -411,6 +479,13 @@ def _converter(node: RecordNode, converters: dict[str, _RecordConverter]) -> _Re
 
 _PREFIX = re.compile(r"[^A-Za-z0-9]")
 
+#: What XSD validity does not exclude but the mapping cannot carry.
+_UNREPRESENTABLE = etree.XPath(
+    "boolean(.//comment() | .//processing-instruction() | .//*/@xsi:*"
+    " | @xsi:*[local-name() != 'schemaLocation' and local-name() != 'noNamespaceSchemaLocation'])",
+    namespaces={"xsi": XSI_NAMESPACE},
+)
+
 
 class ConversionPlan:
     """XML ⇄ Avro for one message type, compiled once.
@@ -431,9 +506,19 @@ class ConversionPlan:
         self._prefix = (_PREFIX.sub("", parts[2]) if len(parts) > 3 else "") or "ns"
         self._body = _converter(model.body, {})
         self._header = MAGIC + self.fingerprint
+        self._writer = compile_writer(self.schema)
 
-    def to_record(self, root: _Element, envelope: Envelope) -> dict[str, Any]:
-        """The Avro event record of a (validated) message. Raises ConversionError."""
+    def to_record(
+        self, root: _Element, envelope: Envelope, *, validated: bool = False
+    ) -> dict[str, Any]:
+        """The Avro event record of a message. Raises ConversionError.
+
+        ``validated=True``: the caller has validated ``root`` against the XSD, so
+        the per-node structure checks are skipped; one XPath still rejects what
+        validity does not rule out (comments, processing instructions, ``xsi``
+        attributes other than the root's schema locations). Default: every node
+        is checked, for input that was not validated.
+        """
         if root.tag != self.root:
             raise _fail("CONVERSION_WRONG_ROOT", f"root is not {local_name(self.root)}", root)
         location = root.get(SCHEMA_LOCATION)
@@ -443,11 +528,26 @@ class ConversionPlan:
             "envelope": envelope.to_record(),
             "schema_location": location,
             "no_namespace_schema_location": no_namespace_location,
-            "body": self._body.to_avro(root, consumed),
+            "body": (
+                self._body.to_avro_trusted(root)
+                if validated and not _UNREPRESENTABLE(root)
+                else self._body.to_avro(root, consumed)
+            ),
         }
 
     def encode(self, record: dict[str, Any]) -> bytes:
         """Avro single-object encoding: ``C3 01`` + fingerprint + binary body."""
+        writer = self._writer
+        if writer is not None:
+            buffer = bytearray(self._header)
+            try:
+                writer(buffer, record)
+            except (KeyError, TypeError, AttributeError) as exc:
+                raise ConversionError(
+                    f"record does not match {self.full_name}: {type(exc).__name__}",
+                    code="CONVERSION_ENCODE_FAILED",
+                ) from exc
+            return bytes(buffer)
         out = io.BytesIO()
         out.write(self._header)
         try:
