@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     for topic in report.topics:
         if topic.action == "existing" and not args.verbose:
             continue
-        label = "unchanged" if topic.action == "existing" else topic.action
+        label: str = "unchanged" if topic.action == "existing" else topic.action
         if report.dry_run and topic.action != "existing":
             label = f"would be {label}"
         detail = f" ({'; '.join(topic.changes)})" if topic.changes else ""
