@@ -109,6 +109,13 @@ class HubMetrics:
             ["source", "destination", "standard", "message_type"],
             registry=r,
         )
+        self.completed = Counter(
+            f"{p}messages_completed",
+            "Messages finished, once each: outcome delivered, deadlettered or duplicate "
+            "(received minus completed is what is in flight).",
+            ["source", "outcome"],
+            registry=r,
+        )
         self.deadlettered = Counter(
             f"{p}messages_deadlettered",
             "Messages written to the dead-letter topic, by failing stage and error code.",
@@ -234,6 +241,7 @@ class HubMetrics:
         Rückmeldungen, the age at delivery are observed. Unreadable or future
         times are clamped to 0 rather than raising.
         """
+        self.completed.labels(source=source, outcome="delivered").inc()
         for destination in destinations:
             self.delivered.labels(
                 source=source, destination=destination, standard=standard,
@@ -252,9 +260,12 @@ class HubMetrics:
     def observe_deadletter(self, *, source: str, stage: str, code: str) -> None:
         """A message went to the dead-letter topic (stage and stable error code)."""
         self.deadlettered.labels(source=source, stage=stage, code=code).inc()
+        self.completed.labels(source=source, outcome="deadlettered").inc()
 
     def observe_duplicate(self, source: str) -> None:
+        """A message dropped as a duplicate (its nachrichtenUUID was delivered before)."""
         self.duplicates.labels(source=source).inc()
+        self.completed.labels(source=source, outcome="duplicate").inc()
 
     def observe_consumed(self, topic: str, timestamp: float) -> None:
         """A record with broker ``timestamp`` (Unix seconds) was processed on ``topic``."""

@@ -185,3 +185,17 @@ def test_build_info_carries_versions() -> None:
 
 def test_buckets_are_sorted() -> None:
     assert list(END_TO_END_BUCKETS) == sorted(END_TO_END_BUCKETS)
+
+
+def test_completed_counts_each_message_once_per_outcome() -> None:
+    m = HubMetrics()
+    src = "solingen.meldebehoerde"
+    m.observe_delivery(source=src, destinations=["a", "b", "external"], standard="XMeld",
+                       message_type="0201")
+    m.observe_deadletter(source=src, stage="validate", code="SCHEMA_INVALID")
+    m.observe_duplicate(src)
+    m.observe_duplicate(src)
+    for outcome, expected in (("delivered", 1), ("deadlettered", 1), ("duplicate", 2)):
+        assert value(m, "xoev_hub_messages_completed_total", source=src, outcome=outcome) == (
+            expected
+        )
