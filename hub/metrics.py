@@ -14,6 +14,8 @@ number of workers. The full table is in ``docs/contracts.md`` ("Metrics").
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
@@ -59,6 +61,34 @@ RUECKMELDUNG_AGE_BUCKETS: Final = (
 
 #: Size of inbound messages: 1 KiB … 4 MiB (the default HUB_MAX_MESSAGE_BYTES).
 MESSAGE_BYTES_BUCKETS: Final = tuple(float(1024 * 2**i) for i in range(13))
+
+
+#: What a label value may look like, per kind. Values that do not match are
+#: exported as ``invalid`` (and logged by label name once): a name or an address
+#: passed by mistake never reaches Prometheus, and cardinality stays bounded.
+LABEL_PATTERNS: Final = {
+    # authority ids "<municipality>.<kind>" (lower case, at least one dot) or "external"
+    "authority": re.compile(r"external|[a-z0-9][a-z0-9_-]*(\.[a-z0-9_-]+)+"),
+    "code": re.compile(r"[A-Z][A-Z0-9_]{0,63}"),
+    "stage": re.compile(r"[a-z][a-z_]{0,31}"),
+    "standard": re.compile(r"X[A-Za-zÄÖÜäöü0-9._-]{1,39}"),
+    "message_type": re.compile(r"[A-Za-z0-9._-]{1,64}"),
+    "topic": re.compile(r"[A-Za-z0-9._-]{1,249}"),
+}
+INVALID: Final = "invalid"
+log = logging.getLogger(__name__)
+_reported: set[str] = set()
+
+
+def safe_label(kind: str, value: str) -> str:
+    """``value`` if it looks like a ``kind`` (see ``LABEL_PATTERNS``), else ``invalid``."""
+    if LABEL_PATTERNS[kind].fullmatch(value):
+        return value
+    if kind not in _reported:
+        _reported.add(kind)
+        log.warning("metric label value rejected",
+                    extra={"event": "metric_label_rejected", "reason": kind})
+    return INVALID
 
 
 def is_rueckmeldung(standard: str, message_code: str) -> bool:
@@ -213,12 +243,13 @@ class HubMetrics:
 
     def observe_received(self, source: str, size: int) -> None:
         """One message read from ``xoev.in.<source>`` (``size`` in bytes)."""
+        source = safe_label("authority", source)
         self.received.labels(source=source).inc()
         self.message_bytes.labels(source=source).observe(size)
 
     def observe_stage(self, stage: str, seconds: float) -> None:
         """Time one processing stage of one message took."""
-        self.processing.labels(stage=stage).observe(seconds)
+        self.processing.labels(stage=safe_label("stage", stage)).observe(seconds)
 
     def time_stage(self, stage: str) -> _StageTimer:
         """``with metrics.time_stage("validate"): ...`` observes the block's duration."""
@@ -241,11 +272,14 @@ class HubMetrics:
         Rückmeldungen, the age at delivery are observed. Unreadable or future
         times are clamped to 0 rather than raising.
         """
+        source = safe_label("authority", source)
+        standard = safe_label("standard", standard)
+        message_type = safe_label("message_type", message_type)
         self.completed.labels(source=source, outcome="delivered").inc()
         for destination in destinations:
             self.delivered.labels(
-                source=source, destination=destination, standard=standard,
-                message_type=message_type,
+                source=source, destination=safe_label("authority", destination),
+                standard=standard, message_type=message_type,
             ).inc()
         if created is None:
             return
@@ -259,16 +293,21 @@ class HubMetrics:
 
     def observe_deadletter(self, *, source: str, stage: str, code: str) -> None:
         """A message went to the dead-letter topic (stage and stable error code)."""
-        self.deadlettered.labels(source=source, stage=stage, code=code).inc()
+        source = safe_label("authority", source)
+        self.deadlettered.labels(
+            source=source, stage=safe_label("stage", stage), code=safe_label("code", code)
+        ).inc()
         self.completed.labels(source=source, outcome="deadlettered").inc()
 
     def observe_duplicate(self, source: str) -> None:
         """A message dropped as a duplicate (its nachrichtenUUID was delivered before)."""
+        source = safe_label("authority", source)
         self.duplicates.labels(source=source).inc()
         self.completed.labels(source=source, outcome="duplicate").inc()
 
     def observe_consumed(self, topic: str, timestamp: float) -> None:
         """A record with broker ``timestamp`` (Unix seconds) was processed on ``topic``."""
+        topic = safe_label("topic", topic)
         with self._lock:
             known = topic in self._newest
             if timestamp > self._newest.get(topic, float("-inf")):
