@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from importlib import metadata
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -80,9 +80,15 @@ log = logging.getLogger(__name__)
 _reported: set[str] = set()
 
 
+_accepted: set[tuple[str, str]] = set()  # accepted values: as bounded as the series themselves
+
+
 def safe_label(kind: str, value: str) -> str:
     """``value`` if it looks like a ``kind`` (see ``LABEL_PATTERNS``), else ``invalid``."""
+    if (kind, value) in _accepted:
+        return value
     if LABEL_PATTERNS[kind].fullmatch(value):
+        _accepted.add((kind, value))
         return value
     if kind not in _reported:
         _reported.add(kind)
@@ -226,7 +232,16 @@ class HubMetrics:
         self._pending: dict[object, float] = {}
         self._newest: dict[str, float] = {}
         self._lag_series: set[tuple[str, str]] = set()
+        self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
         self.set_build_info()
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, cached (labels() takes a lock and sorts kwargs)."""
+        key = (metric._name, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     # -- helpers for the worker -------------------------------------------------
     def set_build_info(self, broker_version: str = "unknown") -> None:
@@ -244,12 +259,12 @@ class HubMetrics:
     def observe_received(self, source: str, size: int) -> None:
         """One message read from ``xoev.in.<source>`` (``size`` in bytes)."""
         source = safe_label("authority", source)
-        self.received.labels(source=source).inc()
-        self.message_bytes.labels(source=source).observe(size)
+        self._child(self.received, source).inc()
+        self._child(self.message_bytes, source).observe(size)
 
     def observe_stage(self, stage: str, seconds: float) -> None:
         """Time one processing stage of one message took."""
-        self.processing.labels(stage=safe_label("stage", stage)).observe(seconds)
+        self._child(self.processing, safe_label("stage", stage)).observe(seconds)
 
     def time_stage(self, stage: str) -> _StageTimer:
         """``with metrics.time_stage("validate"): ...`` observes the block's duration."""
@@ -275,11 +290,11 @@ class HubMetrics:
         source = safe_label("authority", source)
         standard = safe_label("standard", standard)
         message_type = safe_label("message_type", message_type)
-        self.completed.labels(source=source, outcome="delivered").inc()
+        self._child(self.completed, source, "delivered").inc()
         for destination in destinations:
-            self.delivered.labels(
-                source=source, destination=safe_label("authority", destination),
-                standard=standard, message_type=message_type,
+            self._child(
+                self.delivered, source, safe_label("authority", destination), standard,
+                message_type,
             ).inc()
         if created is None:
             return
@@ -287,23 +302,23 @@ class HubMetrics:
         if created_at is None:
             return
         age = max(0.0, (time.time() if now is None else now) - created_at)
-        self.end_to_end.labels(standard=standard, message_type=message_type).observe(age)
+        self._child(self.end_to_end, standard, message_type).observe(age)
         if is_rueckmeldung(standard, message_type):
-            self.rueckmeldung_age.labels(message_type=message_type).observe(age)
+            self._child(self.rueckmeldung_age, message_type).observe(age)
 
     def observe_deadletter(self, *, source: str, stage: str, code: str) -> None:
         """A message went to the dead-letter topic (stage and stable error code)."""
         source = safe_label("authority", source)
-        self.deadlettered.labels(
-            source=source, stage=safe_label("stage", stage), code=safe_label("code", code)
+        self._child(
+            self.deadlettered, source, safe_label("stage", stage), safe_label("code", code)
         ).inc()
-        self.completed.labels(source=source, outcome="deadlettered").inc()
+        self._child(self.completed, source, "deadlettered").inc()
 
     def observe_duplicate(self, source: str) -> None:
         """A message dropped as a duplicate (its nachrichtenUUID was delivered before)."""
         source = safe_label("authority", source)
-        self.duplicates.labels(source=source).inc()
-        self.completed.labels(source=source, outcome="duplicate").inc()
+        self._child(self.duplicates, source).inc()
+        self._child(self.completed, source, "duplicate").inc()
 
     def observe_consumed(self, topic: str, timestamp: float) -> None:
         """A record with broker ``timestamp`` (Unix seconds) was processed on ``topic``."""
