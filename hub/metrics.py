@@ -363,6 +363,12 @@ class HubMetrics:
         with self._lock:
             self._pending.pop(key, None)
 
+    def pending_clear(self) -> None:
+        """Forget every pending message (call on partition revocation: another
+        worker will read them again)."""
+        with self._lock:
+            self._pending.clear()
+
     def _oldest_pending_age(self) -> float:
         with self._lock:
             if not self._pending:
