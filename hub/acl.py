@@ -27,6 +27,7 @@ the plan's properties are tested without a broker.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -228,10 +229,13 @@ def _existing(admin: Any, principals: set[str]) -> set[AclBinding]:
     return found
 
 
-def apply_acls(admin: Any, bindings: Sequence[AclBinding]) -> ApplyResult:
+def apply_acls(
+    admin: Any, bindings: Sequence[AclBinding], visible_timeout: float = 15.0
+) -> ApplyResult:
     """Create the bindings that the cluster lacks (``admin``: ``KafkaAdminClient``).
 
-    Idempotent: a second run creates nothing. Bindings outside the plan are left
+    Returns once the broker answers with every binding. Idempotent: a second run
+    creates nothing. Bindings outside the plan are left
     alone (removing access is a deliberate, reviewed act). Raises ConfigError with
     the broker's reason when the cluster refuses (e.g. no authorizer configured,
     or the admin client is not a super user).
@@ -251,6 +255,15 @@ def apply_acls(admin: Any, bindings: Sequence[AclBinding]) -> ApplyResult:
                     f"the cluster refused {len(result['failed'])} of {len(missing)} ACLs: "
                     + ", ".join(reasons)
                 )
+        # the brokers' authorizers learn new ACLs from the metadata log a moment
+        # after the controller accepted them: wait until they are in force
+        deadline = time.monotonic() + visible_timeout
+        while missing and not wanted <= _existing(admin, {b.principal for b in wanted}):
+            if time.monotonic() > deadline:
+                raise ConfigError(
+                    f"ACLs created but not visible after {visible_timeout:.0f}s; run again"
+                )
+            time.sleep(0.2)
     except KafkaError as exc:
         raise ConfigError(f"cannot manage ACLs: {type(exc).__name__}: {exc}") from exc
     return ApplyResult(created=tuple(missing), present=len(present))
