@@ -125,12 +125,14 @@ class HttpInboundHarness(SourceContract):
 class WebhookReceiver:
     """A real local HTTP endpoint in a thread of its own that checks signatures."""
 
-    def __init__(self, secret: str, status: int = 200) -> None:
+    def __init__(self, secret: str, status: int = 200, port: int | None = None) -> None:
         self.secret = secret
         self.status = status
         self.received: dict[str, bytes] = {}
+        self.headers: dict[str, dict[str, str]] = {}
+        self.posts = 0
         self.bad_signatures = 0
-        self.port = free_port()
+        self.port = port or free_port()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -138,6 +140,7 @@ class WebhookReceiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        self.posts += 1
         ok = verify_signature(
             self.secret, request.headers.get(H_TIMESTAMP, ""), body,
             request.headers.get(H_AUTHENTICATION, ""), max_age=120,
@@ -148,6 +151,7 @@ class WebhookReceiver:
         if self.status >= 300:
             return web.Response(status=self.status)
         self.received[request.headers["xoev-message-id"]] = body
+        self.headers[request.headers["xoev-message-id"]] = dict(request.headers)
         return web.Response(status=204)
 
     def _serve(self) -> None:
