@@ -152,7 +152,8 @@ def test_refused_delivery_is_dead_lettered_with_contract_headers_and_committed(
     with WebhookReceiver(SECRET, status=400) as receiver:
         spec = {"type": "webhook", "retry": FAST_RETRY,
                 "config": {"url": receiver.url, "secret": SECRET}}
-        payload = xoev_message("solingen.standesamt", target, "0c6c1d9e-0000-4000-8000-00000000dead")
+        mid = "0c6c1d9e-0000-4000-8000-00000000dead"
+        payload = xoev_message("solingen.standesamt", target, mid)
 
         async def scenario() -> None:
             from aiokafka import AIOKafkaProducer
