@@ -7,14 +7,17 @@
   only after the batch was delivered or dead-lettered (``xoev.deadletter`` with
   the contract headers, stage ``deliver``).
 
-Authorities name their adapters in the region file, e.g.::
+Authorities name their adapters in the region file (``adapters`` of an
+``[[authority]]``); the adapter's options sit beside ``type`` or in ``config``::
 
-    [[authorities.adapters]]
-    type = "directory-inbound"          # registered adapter name
-    name = "inbox"                      # optional, default: the type
-    config = { path = "/srv/xoev/solingen.meldebehoerde/inbox" }
-    retry = { attempts = 8, base_seconds = 0.5, max_seconds = 30 }  # sinks
-    batch_size = 100                                                # sinks
+    adapters = [
+      { type = "directory-inbound", path = "/srv/xoev/solingen.meldebehoerde/inbox" },
+      { type = "webhook", name = "fachverfahren", url = "https://...", secret_env = "HOOK",
+        retry = { attempts = 8, base_seconds = 0.5, max_seconds = 30 }, batch_size = 100 },
+    ]
+
+``type = "kafka"`` means the authority's system reads and writes the Kafka
+topics itself: no adapter is built for it.
 
 ``run_adapters(settings, region, stop_event)`` runs them until the event is set.
 """
@@ -28,7 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hub import topics as t
 from hub.adapters.base import (
@@ -54,10 +57,33 @@ from hub.topics import TopicNames
 log = logging.getLogger(__name__)
 
 
+#: Adapter types that need no adapter: the city system speaks Kafka itself.
+NATIVE_TYPES = frozenset({"kafka"})
+
+
 class AdapterSpec(BaseModel):
-    """One entry of an authority's ``adapters`` list in the region file."""
+    """One entry of an authority's ``adapters`` list in the region file.
+
+    Keys other than ``type``, ``name``, ``retry`` and ``batch_size`` are the
+    adapter's own options; they may also be given as one ``config`` table.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_options(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        own = {"type", "name", "retry", "batch_size", "config"}
+        options = {k: v for k, v in data.items() if k not in own}
+        if not options:
+            return data
+        if "config" in data:
+            raise ValueError(
+                f"give adapter options either flat or in config, not both: {sorted(options)}"
+            )
+        return {**{k: v for k, v in data.items() if k in own}, "config": options}
 
     type: str = Field(description="Registered adapter name (entry point).")
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]+$")
@@ -81,7 +107,8 @@ class RegionLike(Protocol):
 
 
 def adapter_specs(authority: Any) -> list[AdapterSpec]:
-    """The parsed adapter entries of one authority (``ConfigError`` if wrong)."""
+    """The adapter entries of one authority that need an adapter (``ConfigError``
+    if an entry is wrong); ``kafka`` entries are left out."""
     raw = getattr(authority, "adapters", None) or []
     specs: list[AdapterSpec] = []
     for index, entry in enumerate(raw):
@@ -95,6 +122,7 @@ def adapter_specs(authority: Any) -> list[AdapterSpec]:
             raise ConfigError(
                 f"authority {authority.id}: adapters[{index}]: {problems}"
             ) from exc
+    specs = [s for s in specs if s.type not in NATIVE_TYPES]
     names = [s.instance for s in specs]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
