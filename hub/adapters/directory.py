@@ -122,6 +122,13 @@ class DirectorySource(Source):
                 except TransientError:
                     healthy = False
                     break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # never let the poller die; the file stays
+                    log.error("inbox of %s: %s while handling a file; retrying later",
+                              self.context.authority_id, type(exc).__name__)
+                    healthy = False
+                    break
             backoff = (
                 self.config.poll_seconds
                 if healthy
@@ -135,6 +142,8 @@ class DirectorySource(Source):
             data = await asyncio.to_thread(path.read_bytes)
         except FileNotFoundError:
             return  # taken away meanwhile
+        except OSError as exc:
+            raise TransientError(f"inbox file unreadable: {exc.strerror}") from exc
         result = self._check(data)
         if not result.valid:
             problem = result.problems[0]
@@ -160,7 +169,8 @@ class DirectorySource(Source):
         target = self._move(path, self.failed)
         reason = target.with_name(target.name + ".reason.txt")
         reason.write_text(f"{code}\n{detail}\n", encoding="utf-8")
-        log.warning("inbox file %s of %s failed: %s", path.name, self.context.authority_id, code)
+        # file names may carry personal data: log the code only
+        log.warning("inbox of %s: a file failed with %s", self.context.authority_id, code)
 
 
 class DirectorySinkConfig(AdapterConfig):

@@ -227,6 +227,14 @@ class AdapterRuntime:
 
     # --- lifecycle ------------------------------------------------------
     async def start(self) -> None:
+        """Start producer, sources, gateway and sink runners; on failure, undo."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         from aiokafka import AIOKafkaProducer
 
         self._stopping = asyncio.Event()

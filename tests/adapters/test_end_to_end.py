@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 
 from hub.adapters import AdapterMetrics, AdapterRuntime
 from hub.adapters.http_inbound import token_digest
+from hub.errors import ConfigError
 from hub.settings import Settings
 from hub.testing import wait_for
 from hub.testing.builtin import WebhookReceiver, drop_file, free_port
@@ -186,3 +187,27 @@ def test_refused_delivery_is_dead_lettered_with_contract_headers_and_committed(
     assert headers["xoev-source-topic"] == names.out_xml(target)
     assert (headers["xoev-source-partition"], headers["xoev-source-offset"]) == ("0", "0")
     assert headers["xoev-message-id"] == "0c6c1d9e-0000-4000-8000-00000000dead"
+
+
+def test_a_start_that_fails_leaves_nothing_running(kafka_settings: Settings,
+                                                  tmp_path: Path) -> None:
+    runtime = AdapterRuntime(kafka_settings, region({
+        "solingen.meldebehoerde": [{"type": "directory-inbound", "path": str(tmp_path / "in")}],
+        "remscheid.standesamt": [{"type": "http-inbound", "token_env": "KIT_UNSET_TOKEN_VAR"}],
+    }), metrics=AdapterMetrics(CollectorRegistry()), http_listen=("127.0.0.1", 0))
+
+    async def scenario() -> None:
+        with pytest.raises(ConfigError, match="KIT_UNSET_TOKEN_VAR is not set"):
+            await runtime.start()
+        assert runtime._producer is None  # stopped again
+        inbox = runtime.sources[0].source
+        assert getattr(inbox, "_task", None) is None  # the inbox poller was stopped
+
+    asyncio.run(scenario())
+
+
+def test_http_inbound_needs_a_place_to_be_served(kafka_settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="http_listen"):
+        AdapterRuntime(kafka_settings, region({
+            "remscheid.standesamt": [{"type": "http-inbound", "token_sha256": ["0" * 64]}],
+        }))
