@@ -5,8 +5,13 @@ dead-letters); sources check early so that a sender gets an answer at once.
 ``precheck`` is the hardened well-formedness check (no DTD, no entities, no
 network, bounded size and depth) that also reads the nachrichtenUUID.
 
-Swapping in the full XSD check is one line in ``default_checker``: return
-``hub.validation.check(data, registry, limits)`` converted by ``report_to_dict``.
+Adding the full XSD check is one line where the gateway is built::
+
+    checker = with_validation(default_checker(max_bytes),
+                              lambda data: hub.validation.check(data, registry, limits))
+
+``with_validation`` accepts any report with ``valid`` and ``problems`` (the
+shape of ``hub.validation.ValidationReport``) and answers with it as JSON.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from lxml import etree
 
@@ -124,5 +129,35 @@ def default_checker(max_bytes: int, max_depth: int = 256) -> Checker:
 
     def check(data: bytes) -> CheckResult:
         return precheck(data, max_bytes=max_bytes, max_depth=max_depth)
+
+    return check
+
+
+class ReportLike(Protocol):
+    """What ``hub.validation.check`` returns (a dataclass ``ValidationReport``)."""
+
+    @property
+    def valid(self) -> bool: ...
+
+
+def with_validation(base: Checker, validate: Callable[[bytes], ReportLike]) -> Checker:
+    """``base`` first (hardened parse, message id), then ``validate`` (e.g. XSD)."""
+
+    def check(data: bytes) -> CheckResult:
+        first = base(data)
+        if not first.valid:
+            return first
+        report = validate(data)
+        if report.valid:
+            return first
+        as_dict: dict[str, Any] = {"valid": False, "problems": []}
+        if dataclasses.is_dataclass(report) and not isinstance(report, type):
+            as_dict = dataclasses.asdict(report)
+        problems = tuple(
+            Problem(p.get("code", "INVALID"), p.get("message", ""), p.get("line"),
+                    p.get("column"), p.get("path"))
+            for p in as_dict.get("problems", ())
+        )
+        return CheckResult(False, problems, first.message_id, as_dict)
 
     return check

@@ -49,6 +49,7 @@ from hub.adapters.framework import (
     instrument_emit,
 )
 from hub.adapters.http_inbound import HttpGateway, HttpInboundSource
+from hub.adapters.precheck import Checker
 from hub.adapters.registry import AdapterRegistry
 from hub.errors import ConfigError, TransientError
 from hub.settings import Settings
@@ -184,6 +185,7 @@ class AdapterRuntime:
         metrics: AdapterMetrics | None = None,
         gateway: HttpGateway | None = None,
         http_listen: tuple[str, int] | None = None,
+        checker: Checker | None = None,
     ) -> None:
         self.settings = settings
         self.region = region
@@ -192,7 +194,7 @@ class AdapterRuntime:
         self.topics = TopicNames(settings.topic_prefix)
         self.http_listen = http_listen
         self._external_gateway = gateway is not None
-        self.gateway = gateway or HttpGateway(settings.max_message_bytes)
+        self.gateway = gateway or HttpGateway(settings.max_message_bytes, checker)
         self.sources: list[RunningSource] = []
         self.sinks: list[RunningSink] = []
         self._producer: Any = None
@@ -400,16 +402,19 @@ async def run_adapters(
     metrics: AdapterMetrics | None = None,
     gateway: HttpGateway | None = None,
     http_listen: tuple[str, int] | None = None,
+    checker: Checker | None = None,
 ) -> None:
     """Run every adapter the region names until ``stop_event`` is set.
 
     HTTP inbound is served on ``http_listen`` if given; otherwise pass
     ``gateway`` and mount ``gateway.app`` on a web server of your own (the
-    worker's), or neither if no authority uses ``http-inbound``.
+    worker's), or neither if no authority uses ``http-inbound``. ``checker``
+    is the synchronous HTTP check (default: hardened well-formedness; see
+    ``hub.adapters.precheck.with_validation`` for the XSD check).
     """
     runtime = AdapterRuntime(
         settings, region, registry=registry, metrics=metrics,
-        gateway=gateway, http_listen=http_listen,
+        gateway=gateway, http_listen=http_listen, checker=checker,
     )
     await runtime.start()
     try:
