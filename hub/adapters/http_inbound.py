@@ -18,9 +18,9 @@ or read from an environment variable (``token_env``); presented tokens are
 hashed and compared in constant time against every configured digest.
 
 Several authorities share one :class:`HttpGateway` (one aiohttp application);
-mount ``gateway.app`` on an existing aiohttp server, or ``serve`` it on a port
-of its own. A source that runs without a shared gateway serves one itself on
-``listen_host``/``listen_port``.
+``gateway.add_routes(app)`` mounts it on an existing aiohttp application (the
+worker's web port), or ``serve`` runs it on a port of its own. A source
+without a shared gateway serves one itself on ``listen_host``/``listen_port``.
 """
 
 from __future__ import annotations
@@ -103,6 +103,12 @@ class HttpGateway:
         self.app.router.add_post(ROUTE, self._handle)
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+
+    def add_routes(self, app: web.Application) -> None:
+        """Mount the inbound route on another aiohttp application (the worker's
+        web server, before it starts). Bodies are streamed and limited here, so
+        the host application's ``client_max_size`` does not matter."""
+        app.router.add_post(ROUTE, self._handle)
 
     def attach(self, source: HttpInboundSource) -> None:
         authority = source.context.authority_id

@@ -407,7 +407,7 @@ async def run_adapters(
     """Run every adapter the region names until ``stop_event`` is set.
 
     HTTP inbound is served on ``http_listen`` if given; otherwise pass
-    ``gateway`` and mount ``gateway.app`` on a web server of your own (the
+    ``gateway`` and mount it with ``gateway.add_routes(app)`` on your own (the
     worker's), or neither if no authority uses ``http-inbound``. ``checker``
     is the synchronous HTTP check (default: hardened well-formedness; see
     ``hub.adapters.precheck.with_validation`` for the XSD check).

@@ -170,3 +170,46 @@ def test_tokens_from_the_environment(monkeypatch: Any) -> None:
         await source.stop()
 
     asyncio.run(scenario())
+
+
+def test_mounted_on_another_aiohttp_application() -> None:
+    """The worker's web server (with /metrics etc.) can carry the inbound route."""
+    from aiohttp import web
+
+    gateway = HttpGateway(LIMIT)
+    source = HttpInboundSource.create({"token_sha256": [token_digest("t")]},
+                                      AdapterContext("velbert.meldebehoerde", "http", LIMIT))
+    source.attach(gateway)
+    got: list[InboundMessage] = []
+
+    async def emit(message: InboundMessage) -> None:
+        got.append(message)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def scenario() -> None:
+        host = web.Application()  # client_max_size of the host is irrelevant
+        host.router.add_get("/healthz", healthz)
+        gateway.add_routes(host)
+        runner = web.AppRunner(host, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        await source.start(emit)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            status, answer = await post(f"{base}/v1/authorities/velbert.meldebehoerde/messages",
+                                        sample_payload(0, "id-velbert"), token="t")
+            assert (status, answer["message_id"]) == (202, "id-velbert")
+            big = b"<a>" + b"x" * LIMIT + b"</a>"
+            status, _ = await post(f"{base}/v1/authorities/velbert.meldebehoerde/messages",
+                                   big, token="t")
+            assert status == 413
+        finally:
+            await source.stop()
+            await runner.cleanup()
+
+    run(scenario())
+    assert [m.key for m in got] == ["id-velbert"]
