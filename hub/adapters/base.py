@@ -76,11 +76,21 @@ Emit = Callable[[InboundMessage], Awaitable[None]]
 
 @dataclass(frozen=True)
 class AdapterContext:
-    """What the framework tells an adapter about where it runs."""
+    """What the framework tells an adapter about where it runs.
+
+    A source that refuses a message itself (before ``emit``: too large, not
+    well-formed) calls ``rejected(code)`` so that the framework counts it.
+    """
 
     authority_id: str
     name: str
     max_message_bytes: int = 4 * 1024 * 1024
+    on_rejected: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+
+    def rejected(self, code: str) -> None:
+        """Count a message the adapter refused before ``emit`` (stable ``code``)."""
+        if self.on_rejected is not None:
+            self.on_rejected(code)
 
 
 class Adapter(ABC):

@@ -148,6 +148,7 @@ class DirectorySource(Source):
         if not result.valid:
             problem = result.problems[0]
             await asyncio.to_thread(self._fail, path, problem.code, problem.message)
+            self.context.rejected(problem.code)
             return
         message = InboundMessage(
             self.context.authority_id, data, result.message_id, {"file": path.name}

@@ -185,6 +185,19 @@ class _Exhausted(Exception):
         self.detail = detail
 
 
+def rejection_counter(
+    *, adapter: str, authority: str, metrics: AdapterMetrics
+) -> Callable[[str], None]:
+    """The ``AdapterContext.on_rejected`` hook: counts refusals before ``emit``."""
+    labels = {"adapter": adapter, "authority": authority, "direction": "source"}
+
+    def rejected(code: str) -> None:
+        metrics.errors.labels(**labels, code=code).inc()
+        metrics.messages.labels(**labels, outcome="rejected").inc()
+
+    return rejected
+
+
 def instrument_emit(emit: Emit, *, adapter: str, authority: str, metrics: AdapterMetrics) -> Emit:
     """Wrap a source's ``emit`` with the adapter metrics (outcome and latency)."""
     labels = {"adapter": adapter, "authority": authority, "direction": "source"}

@@ -179,15 +179,20 @@ class HttpGateway:
             return _error(404, "UNKNOWN_AUTHORITY", "no HTTP inbound for this authority")
         if owner != authority:
             return _error(403, "FORBIDDEN", "the token belongs to another authority")
+        context = source.context
         if request.content_length is not None and request.content_length > self.max_bytes:
+            context.rejected("XML_TOO_LARGE")
             return _error(413, "XML_TOO_LARGE", f"limit is {self.max_bytes} bytes")
         if request.content_type not in XML_TYPES:
+            context.rejected("UNSUPPORTED_MEDIA_TYPE")
             return _error(415, "UNSUPPORTED_MEDIA_TYPE", "send application/xml")
         body = await self._read_limited(request)
         if body is None:
+            context.rejected("XML_TOO_LARGE")
             return _error(413, "XML_TOO_LARGE", f"limit is {self.max_bytes} bytes")
         result: CheckResult = self.check(body)
         if not result.valid:
+            context.rejected(result.first_code)
             return web.json_response(result.as_json(), status=422)
         return await source.accept(body, result.message_id)
 

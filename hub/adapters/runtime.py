@@ -47,6 +47,7 @@ from hub.adapters.framework import (
     RetryPolicy,
     SinkDriver,
     instrument_emit,
+    rejection_counter,
 )
 from hub.adapters.http_inbound import HttpGateway, HttpInboundSource
 from hub.adapters.precheck import Checker
@@ -213,7 +214,10 @@ class AdapterRuntime:
             for spec in adapter_specs(authority):
                 cls = self.registry.load(spec.type)
                 context = AdapterContext(
-                    authority_id, spec.instance, self.settings.max_message_bytes
+                    authority_id, spec.instance, self.settings.max_message_bytes,
+                    on_rejected=rejection_counter(
+                        adapter=spec.type, authority=authority_id, metrics=self.metrics
+                    ),
                 )
                 adapter = cls.create(spec.config, context)
                 if isinstance(adapter, Source):

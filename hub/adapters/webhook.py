@@ -33,6 +33,12 @@ from hub.errors import ConfigError, MessageError, TransientError
 H_AUTHENTICATION = "callback-authentication"
 H_TIMESTAMP = "callback-timestamp"
 TRANSIENT_STATUS = frozenset({408, 425, 429})
+#: Message headers passed on to the endpoint (contract headers only).
+FORWARDED_PREFIXES = ("xoev-", "traceparent")
+
+
+def _safe_header_value(value: str) -> bool:
+    return value.isascii() and value.isprintable()
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -120,7 +126,10 @@ class WebhookSink(Sink):
 
     async def _post(self, session: aiohttp.ClientSession, message: OutboundMessage) -> None:
         timestamp = str(int(time.time()))
-        headers = {k: v for k, v in message.headers.items() if k.isascii() and v.isascii()}
+        headers = {
+            k: v for k, v in message.headers.items()
+            if k.startswith(FORWARDED_PREFIXES) and _safe_header_value(v)
+        }
         headers.update({
             "Content-Type": "application/xml",
             "xoev-message-id": message.message_id,

@@ -119,6 +119,9 @@ def test_http_post_by_remscheids_standesamt_reaches_the_meldebehoerde_webhook(
                                              headers={"Content-Type": "application/xml"}) as r:
                             assert r.status == 202, await r.text()
                             answers.append(await r.json())
+                    async with http.post(url, data=b"<nachricht>",
+                                         headers={"Content-Type": "application/xml"}) as r:
+                        assert r.status == 422  # refused by the adapter: counted, not produced
                 # the webhook is down (nothing listens): failed attempts pile up
                 hook = {"adapter": "webhook", "authority": "remscheid.meldebehoerde",
                         "direction": "sink"}
@@ -137,6 +140,11 @@ def test_http_post_by_remscheids_standesamt_reaches_the_meldebehoerde_webhook(
     some = next(iter(receiver.headers.values()))
     assert some["xoev-author"] == "test:remscheid.standesamt"
     assert len(some["callback-authentication"]) == 128
+    http = {"adapter": "http-inbound", "authority": "remscheid.standesamt",
+            "direction": "source"}
+    assert metric(reg, "xoev_hub_adapter_messages_total", **http, outcome="produced") == 4
+    assert metric(reg, "xoev_hub_adapter_messages_total", **http, outcome="rejected") == 1
+    assert metric(reg, "xoev_hub_adapter_errors_total", **http, code="XML_MALFORMED") == 1
     hook = {"adapter": "webhook", "authority": "remscheid.meldebehoerde", "direction": "sink"}
     assert metric(reg, "xoev_hub_adapter_messages_total", **hook, outcome="delivered") == 4
     assert metric(reg, "xoev_hub_adapter_messages_total", **hook, outcome="deadlettered") == 0

@@ -75,3 +75,25 @@ def test_secret_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
         run(scenario())
         assert receiver.received == {message.message_id: message.payload}
+
+
+def test_only_contract_headers_are_forwarded() -> None:
+    from hub.adapters import OutboundMessage
+
+    with WebhookReceiver(SECRET) as receiver:
+        sink = WebhookSink.create({"url": receiver.url, "secret": SECRET},
+                                  AdapterContext("a.b", "hook"))
+        message = OutboundMessage("a.b", "id-h", b"<x/>", {
+            "xoev-author": "ags:05124000", "traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01",
+            "internal-secret": "no", "xoev-bad": "line\r\nInjected: yes",
+        })
+
+        async def scenario() -> None:
+            await sink.start()
+            await sink.deliver([message])
+            await sink.stop()
+
+        run(scenario())
+        got = {k.lower(): v for k, v in receiver.headers["id-h"].items()}
+    assert got["xoev-author"] == "ags:05124000" and "traceparent" in got
+    assert "internal-secret" not in got and "xoev-bad" not in got and "injected" not in got
