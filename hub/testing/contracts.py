@@ -14,7 +14,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-import pytest
+try:
+    import pytest
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "hub.testing needs pytest: pip install 'xoev-hub[dev]' (or pytest)"
+    ) from exc
 
 from hub.adapters.base import InboundMessage, OutboundMessage, Sink, Source
 from hub.errors import ConfigError, TransientError
