@@ -49,7 +49,9 @@ def fetch_jars(version: str, cache_dir: Path, progress: Progress = _quiet) -> Pa
     marker = lib / ".complete"
     if marker.exists():
         return lib
-    require_tool("java", "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)")
+    require_tool(
+        "java", "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)"
+    )
     mvn = require_tool("mvn", "install Apache Maven (Debian: apt-get install maven)")
     staging = lib.with_name("lib.partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -298,7 +300,9 @@ class EmbeddedBroker:
             if port_open("127.0.0.1", self.node.port) and wait_ready(self.bootstrap, timeout=2):
                 return
             time.sleep(0.3)
-        raise TransientError(f"the Kafka broker was not ready after {timeout:.0f}s; see {self.log_file}")
+        raise TransientError(
+            f"the Kafka broker was not ready after {timeout:.0f}s; see {self.log_file}"
+        )
 
 
 def _alive(pid: int) -> bool:
