@@ -133,9 +133,8 @@ class HttpGateway:
         site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
         await site.start()
         self._runner = runner
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.port = int(sockets[0].getsockname()[1]) if sockets else port
+        addresses = runner.addresses
+        self.port = int(addresses[0][1]) if addresses else port
         return self.port
 
     async def close(self) -> None:
