@@ -52,7 +52,7 @@ from hub.adapters.framework import (
 from hub.adapters.http_inbound import HttpGateway, HttpInboundSource
 from hub.adapters.precheck import Checker
 from hub.adapters.registry import AdapterRegistry
-from hub.errors import ConfigError, TransientError
+from hub.errors import ConfigError, MessageError, TransientError
 from hub.settings import Settings
 from hub.topics import TopicNames
 
@@ -242,6 +242,7 @@ class AdapterRuntime:
 
     async def _start(self) -> None:
         from aiokafka import AIOKafkaProducer
+        from aiokafka.errors import KafkaError
 
         self._stopping = asyncio.Event()
         if self.sources:
@@ -250,7 +251,12 @@ class AdapterRuntime:
                 max_request_size=self.settings.max_message_bytes + 64 * 1024,
                 **kafka_client_options(self.settings),
             )
-            await self._producer.start()
+            try:
+                await self._producer.start()
+            except KafkaError as exc:
+                raise TransientError(
+                    f"Kafka at {self.settings.bootstrap} unreachable: {type(exc).__name__}"
+                ) from exc
         for running in self.sources:
             emit = instrument_emit(
                 self._emitter(running), adapter=running.adapter_type,
@@ -275,16 +281,16 @@ class AdapterRuntime:
             await running.source.stop()
         if not self._external_gateway:
             await self.gateway.close()
+        tasks = {r.task for r in self.sinks if r.task is not None}
+        if tasks:
+            # let current batches finish; if retries take too long, cancel: their
+            # offsets are not committed, so they are delivered again later
+            _, pending = await asyncio.wait(tasks, timeout=10.0)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         for running_sink in self.sinks:
-            task, running_sink.task = running_sink.task, None
-            if task is not None:
-                # let the current batch finish; if retries take too long, cancel:
-                # its offsets are not committed, so it is delivered again later
-                done, _ = await asyncio.wait({task}, timeout=10.0)
-                if not done:
-                    task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            running_sink.task = None
             await running_sink.sink.stop()
         producer, self._producer = self._producer, None
         if producer is not None:
@@ -294,9 +300,16 @@ class AdapterRuntime:
     def _emitter(self, running: RunningSource) -> Any:
         topic = self.topics.inbound(running.authority_id)
 
-        async def emit(message: InboundMessage) -> None:
-            from aiokafka.errors import KafkaError
+        from aiokafka.errors import (
+            KafkaError,
+            MessageSizeTooLargeError,
+            RecordListTooLargeError,
+            RecordTooLargeError,
+        )
 
+        TOO_LARGE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
+
+        async def emit(message: InboundMessage) -> None:
             if message.authority_id != running.authority_id:
                 raise ConfigError(
                     f"adapter {running.name} of {running.authority_id} emitted for "
@@ -308,6 +321,12 @@ class AdapterRuntime:
             key = message.key.encode("utf-8") if message.key else None
             try:
                 await producer.send_and_wait(topic, message.payload, key=key)
+            except TOO_LARGE as exc:
+                # retrying cannot help: the broker's or topic's size limit is lower
+                raise MessageError(
+                    f"{len(message.payload)} bytes exceed the broker's limit for {topic}",
+                    code="XML_TOO_LARGE",
+                ) from exc
             except KafkaError as exc:
                 raise TransientError(f"produce to {topic} failed: {type(exc).__name__}") from exc
 

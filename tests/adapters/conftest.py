@@ -47,11 +47,13 @@ def region(adapters: dict[str, list[dict[str, Any]]]) -> Any:
     })
 
 
-async def create_topics(bootstrap: str, names: list[str]) -> None:
+async def create_topics(bootstrap: str, names: list[str],
+                        configs: dict[str, str] | None = None) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(n, num_partitions=1, replication_factor=1)
+        await admin.create_topics([NewTopic(n, num_partitions=1, replication_factor=1,
+                                            topic_configs=configs or {})
                                    for n in names])
     finally:
         await admin.close()

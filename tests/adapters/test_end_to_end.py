@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
@@ -219,3 +220,49 @@ def test_http_inbound_needs_a_place_to_be_served(kafka_settings: Settings) -> No
         AdapterRuntime(kafka_settings, region({
             "remscheid.standesamt": [{"type": "http-inbound", "token_sha256": ["0" * 64]}],
         }))
+
+
+def test_a_message_above_the_topics_limit_fails_instead_of_retrying_forever(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
+    from hub.settings import load_settings
+    from tests.adapters.conftest import create_topics
+
+    settings = load_settings(bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix)
+    topic = TopicNames(topic_prefix).inbound("velbert.meldebehoerde")
+    asyncio.run(create_topics(kafka_bootstrap, [topic], {"max.message.bytes": "2000"}))
+    inbox = tmp_path / "in"
+    authorities = {"velbert.meldebehoerde": SimpleNamespace(
+        id="velbert.meldebehoerde",
+        adapters=[{"type": "directory-inbound", "path": str(inbox), "poll_seconds": 0.05}])}
+    runtime = AdapterRuntime(settings, SimpleNamespace(authorities=authorities),
+                             metrics=AdapterMetrics(CollectorRegistry()))
+    small = xoev_message("velbert.meldebehoerde", "wuppertal.meldebehoerde")
+    big = xoev_message("velbert.meldebehoerde", "wuppertal.meldebehoerde", filler=5000)
+
+    async def scenario() -> None:
+        await runtime.start()
+        try:
+            drop_file(inbox, "big.xml", big)
+            drop_file(inbox, "small.xml", small)
+            await wait_for(lambda: not list(inbox.glob("*.xml")), timeout=20)
+        finally:
+            await runtime.stop()
+
+    asyncio.run(scenario())
+    assert (inbox / "failed" / "big.xml.reason.txt").read_text().startswith("XML_TOO_LARGE\n")
+    assert [p.name for p in (inbox / "done").iterdir()] == ["small.xml"]
+    records = asyncio.run(read_all(settings, topic, 1))
+    assert [r.value for r in records] == [small]
+
+
+def test_an_unreachable_broker_at_start_is_one_clear_transient_error(tmp_path: Path) -> None:
+    from hub.errors import TransientError
+    from hub.settings import load_settings
+
+    settings = load_settings(bootstrap_servers=f"127.0.0.1:{free_port()}")
+    runtime = AdapterRuntime(settings, region({
+        "solingen.meldebehoerde": [{"type": "directory-inbound", "path": str(tmp_path / "in")}],
+    }), metrics=AdapterMetrics(CollectorRegistry()))
+    with pytest.raises(TransientError, match="unreachable"):
+        asyncio.run(runtime.start())
