@@ -11,6 +11,11 @@ whatever prefix or namespace the elements carry::
     │   └── erstellungszeitpunkt
     ├── leser/kennung        (one or more leser)
     └── autor/kennung
+
+Older releases (e.g. XPersonenstand 25.05, XInneres ``Behoerde`` type) call the
+header ``nachrichtenkopf`` and give the DVDV key as
+``behoerdenkennung/praefix/code`` + ``behoerdenkennung/kennung/code``; the key
+is then composed as ``praefix:kennung`` (``psw:11007007``).
 """
 
 from __future__ import annotations
@@ -21,9 +26,11 @@ from lxml import etree
 
 from hub.errors import MessageError
 
-__all__ = ["HEADER", "Nachrichtenkopf", "read_header"]
+__all__ = ["HEADER", "HEADER_NAMES", "Nachrichtenkopf", "read_header"]
 
 HEADER = "nachrichtenkopf.g2g"
+#: header element names, in order of preference
+HEADER_NAMES = (HEADER, "nachrichtenkopf")
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,15 @@ def _children(parent: etree._Element, name: str) -> list[etree._Element]:
     return [child for child in parent if _local(child) == name]
 
 
+def _required(parent: etree._Element, name: str, where: str) -> etree._Element:
+    child = _child(parent, name)
+    if child is None:
+        raise MessageError(
+            f"header field {where}/{name} is missing", code="HEADER_INVALID", path=f"{where}/{name}"
+        )
+    return child
+
+
 def _text(parent: etree._Element, *names: str, where: str) -> str:
     element: etree._Element | None = parent
     for name in names:
@@ -68,6 +84,19 @@ def _text(parent: etree._Element, *names: str, where: str) -> str:
     return value
 
 
+def _key(party: etree._Element, where: str) -> str:
+    """The DVDV key of a leser/autor: ``kennung`` text, or praefix:kennung codes."""
+    kennung = _child(party, "kennung")
+    if kennung is not None and (kennung.text or "").strip():
+        return (kennung.text or "").strip()
+    authority = _child(party, "behoerdenkennung")
+    if authority is not None:
+        prefix = _text(authority, "praefix", "code", where=f"{where}/behoerdenkennung")
+        ident = _text(authority, "kennung", "code", where=f"{where}/behoerdenkennung")
+        return f"{prefix}:{ident}"
+    return _text(party, "kennung", where=where)
+
+
 def read_header(root: etree._Element) -> Nachrichtenkopf:
     """Read the g2g header of a parsed message.
 
@@ -75,12 +104,16 @@ def read_header(root: etree._Element) -> Nachrichtenkopf:
     ``nachrichtenkopf.g2g`` child of the root) or ``HEADER_INVALID`` (a required
     field is missing or empty).
     """
-    head = _child(root, HEADER)
+    head = None
+    for name in HEADER_NAMES:
+        head = _child(root, name)
+        if head is not None:
+            break
     if head is None:
         raise MessageError(
             f"the message has no {HEADER} header", code="HEADER_MISSING", path=f"/{_local(root)}"
         )
-    where = f"/{_local(root)}/{HEADER}"
+    where = f"/{_local(root)}/{_local(head)}"
     ident = _child(head, "identifikation.nachricht")
     if ident is None:
         raise MessageError(
@@ -96,6 +129,6 @@ def read_header(root: etree._Element) -> Nachrichtenkopf:
         message_id=_text(ident, "nachrichtenUUID", where=ident_where),
         message_code=_text(ident, "nachrichtentyp", "code", where=ident_where),
         created=_text(ident, "erstellungszeitpunkt", where=ident_where),
-        author_key=_text(head, "autor", "kennung", where=where),
-        reader_keys=tuple(_text(r, "kennung", where=f"{where}/leser") for r in readers),
+        author_key=_key(_required(head, "autor", where), f"{where}/autor"),
+        reader_keys=tuple(_key(r, f"{where}/leser") for r in readers),
     )

@@ -13,6 +13,11 @@ into ``(status_code, json_body)``:
   ``stall_timeout`` seconds. The last rule catches the classic Faust failure:
   a rebalance stall or a dead agent that leaves the process alive but idle.
 
+Feeding it takes three tasks: ``Health.run_heartbeat``, a ``BrokerProbe`` and an
+``OffsetWatcher`` (committed offsets of the consumer group and end offsets of
+the assigned partitions, read from the broker); the worker only reports its
+assignment (``set_assignment``) on every rebalance.
+
 Topic-partitions are ``(topic, partition)`` tuples; aiokafka's
 ``TopicPartition`` is such a tuple, so the worker can pass its own objects.
 """
@@ -123,6 +128,10 @@ class Health:
                     state.progress_at = now  # input arrived: the wait starts now
 
     # -- read --------------------------------------------------------------------
+    def assigned(self) -> list[TP]:
+        with self._lock:
+            return sorted(self._partitions)
+
     def lag(self) -> dict[TP, int]:
         with self._lock:
             return {tp: s.lag for tp, s in self._partitions.items() if s.lag is not None}
@@ -250,6 +259,100 @@ class BrokerProbe:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+
+
+class OffsetWatcher:
+    """Feeds ``health`` with the committed and end offsets of its assigned partitions.
+
+    Reads them from the broker, not from the consumer's memory: committed
+    offsets of ``group_id`` through an admin client (OffsetFetch; it never joins
+    the group) and end offsets through a group-less consumer, every
+    ``interval`` seconds. So readiness sees what the group really committed,
+    whatever the consumer library. Failures are left to ``BrokerProbe`` to
+    report; the watcher retries on its next round.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        group_id: str,
+        health: Health,
+        *,
+        interval: float = 5.0,
+        client_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.group_id = group_id
+        self.health = health
+        self.interval = interval
+        self.client_config = dict(client_config or {})
+        self._admin: Any = None
+        self._consumer: Any = None
+        self._task: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, health: Health, **kwargs: Any) -> OffsetWatcher:
+        return cls(settings.bootstrap, settings.consumer_group, health,
+                   client_config=client_config(settings), **kwargs)
+
+    async def _clients(self) -> tuple[Any, Any]:
+        from aiokafka import AIOKafkaConsumer
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, **self.client_config)
+            await admin.start()
+            self._admin = admin
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                **self.client_config,
+            )
+            await consumer.start()
+            self._consumer = consumer
+        return self._admin, self._consumer
+
+    async def check_once(self) -> bool:
+        """One round; True when both offset kinds were read."""
+        from aiokafka import TopicPartition
+
+        tps = [TopicPartition(t, p) for t, p in self.health.assigned()]
+        if not tps:
+            return True
+        try:
+            admin, consumer = await self._clients()
+            committed = await admin.list_consumer_group_offsets(self.group_id, partitions=tps)
+            ends = await consumer.end_offsets(tps)
+        except Exception as exc:  # broker trouble: BrokerProbe reports it; retry next round
+            log.debug("offset watch failed", extra={"event": "offset_watch_failed",
+                                                     "reason": type(exc).__name__})
+            return False
+        for tp, meta in committed.items():
+            if meta.offset >= 0:
+                self.health.record_committed((tp.topic, tp.partition), meta.offset)
+        self.health.record_end_offsets({(tp.topic, tp.partition): end for tp, end in ends.items()})
+        return True
+
+    async def run(self) -> None:
+        while True:
+            await self.check_once()
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> asyncio.Task[None]:
+        self._task = asyncio.get_running_loop().create_task(self.run(), name="offset-watcher")
+        return self._task
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for client in (self._consumer, self._admin):
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    await (client.stop() if hasattr(client, "stop") else client.close())
+        self._admin = self._consumer = None
 
 
 def client_config(settings: Settings) -> dict[str, Any]:

@@ -14,12 +14,14 @@ number of workers. The full table is in ``docs/contracts.md`` ("Metrics").
 
 from __future__ import annotations
 
+import logging
+import re
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from importlib import metadata
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -59,6 +61,40 @@ RUECKMELDUNG_AGE_BUCKETS: Final = (
 
 #: Size of inbound messages: 1 KiB … 4 MiB (the default HUB_MAX_MESSAGE_BYTES).
 MESSAGE_BYTES_BUCKETS: Final = tuple(float(1024 * 2**i) for i in range(13))
+
+
+#: What a label value may look like, per kind. Values that do not match are
+#: exported as ``invalid`` (and logged by label name once): a name or an address
+#: passed by mistake never reaches Prometheus, and cardinality stays bounded.
+LABEL_PATTERNS: Final = {
+    # authority ids "<municipality>.<kind>" (lower case, at least one dot) or "external"
+    "authority": re.compile(r"external|[a-z0-9][a-z0-9_-]*(\.[a-z0-9_-]+)+"),
+    "code": re.compile(r"[A-Z][A-Z0-9_]{0,63}"),
+    "stage": re.compile(r"[a-z][a-z_]{0,31}"),
+    "standard": re.compile(r"X[A-Za-zÄÖÜäöü0-9._-]{1,39}"),
+    "message_type": re.compile(r"[A-Za-z0-9._-]{1,64}"),
+    "topic": re.compile(r"[A-Za-z0-9._-]{1,249}"),
+}
+INVALID: Final = "invalid"
+log = logging.getLogger(__name__)
+_reported: set[str] = set()
+
+
+_accepted: set[tuple[str, str]] = set()  # accepted values: as bounded as the series themselves
+
+
+def safe_label(kind: str, value: str) -> str:
+    """``value`` if it looks like a ``kind`` (see ``LABEL_PATTERNS``), else ``invalid``."""
+    if (kind, value) in _accepted:
+        return value
+    if LABEL_PATTERNS[kind].fullmatch(value):
+        _accepted.add((kind, value))
+        return value
+    if kind not in _reported:
+        _reported.add(kind)
+        log.warning("metric label value rejected",
+                    extra={"event": "metric_label_rejected", "reason": kind})
+    return INVALID
 
 
 def is_rueckmeldung(standard: str, message_code: str) -> bool:
@@ -107,6 +143,13 @@ class HubMetrics:
             f"{p}messages_delivered",
             "Deliveries of a message to one destination (authority id or 'external').",
             ["source", "destination", "standard", "message_type"],
+            registry=r,
+        )
+        self.completed = Counter(
+            f"{p}messages_completed",
+            "Messages finished, once each: outcome delivered, deadlettered or duplicate "
+            "(received minus completed is what is in flight).",
+            ["source", "outcome"],
             registry=r,
         )
         self.deadlettered = Counter(
@@ -189,7 +232,16 @@ class HubMetrics:
         self._pending: dict[object, float] = {}
         self._newest: dict[str, float] = {}
         self._lag_series: set[tuple[str, str]] = set()
+        self._children: dict[tuple[str, tuple[str, ...]], Any] = {}
         self.set_build_info()
+
+    def _child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, cached (labels() takes a lock and sorts kwargs)."""
+        key = (metric._name, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     # -- helpers for the worker -------------------------------------------------
     def set_build_info(self, broker_version: str = "unknown") -> None:
@@ -206,12 +258,13 @@ class HubMetrics:
 
     def observe_received(self, source: str, size: int) -> None:
         """One message read from ``xoev.in.<source>`` (``size`` in bytes)."""
-        self.received.labels(source=source).inc()
-        self.message_bytes.labels(source=source).observe(size)
+        source = safe_label("authority", source)
+        self._child(self.received, source).inc()
+        self._child(self.message_bytes, source).observe(size)
 
     def observe_stage(self, stage: str, seconds: float) -> None:
         """Time one processing stage of one message took."""
-        self.processing.labels(stage=stage).observe(seconds)
+        self._child(self.processing, safe_label("stage", stage)).observe(seconds)
 
     def time_stage(self, stage: str) -> _StageTimer:
         """``with metrics.time_stage("validate"): ...`` observes the block's duration."""
@@ -234,10 +287,14 @@ class HubMetrics:
         Rückmeldungen, the age at delivery are observed. Unreadable or future
         times are clamped to 0 rather than raising.
         """
+        source = safe_label("authority", source)
+        standard = safe_label("standard", standard)
+        message_type = safe_label("message_type", message_type)
+        self._child(self.completed, source, "delivered").inc()
         for destination in destinations:
-            self.delivered.labels(
-                source=source, destination=destination, standard=standard,
-                message_type=message_type,
+            self._child(
+                self.delivered, source, safe_label("authority", destination), standard,
+                message_type,
             ).inc()
         if created is None:
             return
@@ -245,19 +302,27 @@ class HubMetrics:
         if created_at is None:
             return
         age = max(0.0, (time.time() if now is None else now) - created_at)
-        self.end_to_end.labels(standard=standard, message_type=message_type).observe(age)
+        self._child(self.end_to_end, standard, message_type).observe(age)
         if is_rueckmeldung(standard, message_type):
-            self.rueckmeldung_age.labels(message_type=message_type).observe(age)
+            self._child(self.rueckmeldung_age, message_type).observe(age)
 
     def observe_deadletter(self, *, source: str, stage: str, code: str) -> None:
         """A message went to the dead-letter topic (stage and stable error code)."""
-        self.deadlettered.labels(source=source, stage=stage, code=code).inc()
+        source = safe_label("authority", source)
+        self._child(
+            self.deadlettered, source, safe_label("stage", stage), safe_label("code", code)
+        ).inc()
+        self._child(self.completed, source, "deadlettered").inc()
 
     def observe_duplicate(self, source: str) -> None:
-        self.duplicates.labels(source=source).inc()
+        """A message dropped as a duplicate (its nachrichtenUUID was delivered before)."""
+        source = safe_label("authority", source)
+        self._child(self.duplicates, source).inc()
+        self._child(self.completed, source, "duplicate").inc()
 
     def observe_consumed(self, topic: str, timestamp: float) -> None:
         """A record with broker ``timestamp`` (Unix seconds) was processed on ``topic``."""
+        topic = safe_label("topic", topic)
         with self._lock:
             known = topic in self._newest
             if timestamp > self._newest.get(topic, float("-inf")):
@@ -297,6 +362,12 @@ class HubMetrics:
         """The message under ``key`` was delivered or dead-lettered."""
         with self._lock:
             self._pending.pop(key, None)
+
+    def pending_clear(self) -> None:
+        """Forget every pending message (call on partition revocation: another
+        worker will read them again)."""
+        with self._lock:
+            self._pending.clear()
 
     def _oldest_pending_age(self) -> float:
         with self._lock:

@@ -111,6 +111,12 @@ class Rule(BaseModel):
             raise ValueError("must be a non-empty value or list of non-empty values")
         return value
 
+    @field_validator("author", "reader")
+    @classmethod
+    def _normalise_keys(cls, value: Patterns | None) -> Patterns | None:
+        # keys are compared with their prefix in lower case; so are the patterns
+        return None if value is None else tuple(normalise_key(v) for v in value)
+
     def selects(
         self, *, standard: str, version: str, message_code: str, author: str, reader: str,
         recipient: str,
@@ -202,9 +208,15 @@ class Router:
         """
         if isinstance(reader_keys, str):  # a bare string would be read as characters
             reader_keys = (reader_keys,)
-        readers = [normalise_key(k) for k in reader_keys if k is not None and k.strip()]
-        if not readers:
+        if not reader_keys:
             raise MisaddressedError("the header names no reader", code="READER_MISSING")
+        if any(k is None or not k.strip() for k in reader_keys):
+            raise MisaddressedError(
+                f"{sum(1 for k in reader_keys if k is None or not k.strip())} of "
+                f"{len(reader_keys)} reader(s) in the header have no key",
+                code="READER_MISSING",
+            )
+        readers = [normalise_key(k) for k in reader_keys]
         for key in readers:
             status = self.region.key_status(key)
             if status is KeyStatus.MALFORMED:

@@ -191,10 +191,12 @@ def apply_topics(
     *,
     extra: Sequence[TopicSpec] = (),
     dry_run: bool = False,
+    connect_timeout: float = 15.0,
 ) -> ApplyReport:
     """Create or fix every contract topic; return what was done.
 
-    Raises TransientError when the cluster is unreachable and ConfigError when
+    Raises TransientError when the cluster is unreachable (after
+    ``connect_timeout`` seconds) and ConfigError when
     the cluster refuses the topics as configured (e.g. replication factor
     above the number of brokers).
     """
@@ -203,7 +205,9 @@ def apply_topics(
 
     wanted = contract_topics(settings, region, extra)
     try:
-        admin = KafkaAdminClient(**admin_config(settings), bootstrap_timeout_ms=15000)
+        admin = KafkaAdminClient(
+            **admin_config(settings), bootstrap_timeout_ms=int(connect_timeout * 1000)
+        )
     except KafkaError as exc:
         raise TransientError(f"cannot reach Kafka at {settings.bootstrap}: {exc}") from exc
     try:

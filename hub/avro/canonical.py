@@ -15,6 +15,6 @@ def canonical_xml(message: bytes | etree._Element) -> str:
     """C14N 2.0 of a message's root element, prefixes rewritten, text stripped."""
     root = etree.fromstring(message) if isinstance(message, bytes) else message
     text: str = etree.canonicalize(
-        etree.tostring(root), strip_text=True, rewrite_prefixes=True, with_comments=False
+        root, strip_text=True, rewrite_prefixes=True, with_comments=False
     )
     return text

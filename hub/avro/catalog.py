@@ -135,8 +135,7 @@ class OfficialSet:
                     return self.resolve_filename(local, context)  # type: ignore[attr-defined]
 
             imports = "".join(
-                f'<xs:include schemaLocation="{(self.path / top).as_uri()}"/>'
-                for top in self.tops
+                f'<xs:include schemaLocation="{(self.path / top).as_uri()}"/>' for top in self.tops
             )
             namespace = next(iter(self.messages.values())).namespace
             driver = (

@@ -69,7 +69,13 @@ class _Side:
 
     def resolve(self, node: Any) -> Any:
         if isinstance(node, str) and node not in PRIMITIVES:
-            return self.names.get(node, node)
+            found = self.names.get(node)
+            if found is None:  # a reference relative to the enclosing namespace
+                short = node.rsplit(".", 1)[-1]
+                found = next(
+                    (v for k, v in self.names.items() if k.rsplit(".", 1)[-1] == short), None
+                )
+            return found if found is not None else node
         if isinstance(node, dict) and isinstance(node.get("type"), str | dict | list):
             kind = node["type"]
             if kind not in ("record", "error", "enum", "fixed", "array", "map"):
@@ -201,6 +207,4 @@ class Compatibility:
 
 def compare(message: str, old: Any, new: Any) -> Compatibility:
     """Both directions of compatibility between two versions of one event schema."""
-    return Compatibility(
-        message=message, backward=can_read(new, old), forward=can_read(old, new)
-    )
+    return Compatibility(message=message, backward=can_read(new, old), forward=can_read(old, new))

@@ -23,6 +23,7 @@ from hub.avro.model import (
     XSI_NAMESPACE,
     DerivationError,
     ElementField,
+    GroupField,
     ModelBuilder,
     RecordNode,
     SimpleNode,
@@ -197,6 +198,9 @@ def _record_schema(node: RecordNode, defined: set[str]) -> Any:
         fields.append({"name": node.text_field, "type": "string", **prop})
     elif node.kind == "elements":
         for element in node.elements:
+            if isinstance(element, GroupField):
+                fields.append(_group_field(element, defined))
+                continue
             if isinstance(element, WildcardField):
                 avro_type, extra = _with_occurs("string", element.occurs)
                 fields.append(
@@ -211,54 +215,54 @@ def _record_schema(node: RecordNode, defined: set[str]) -> Any:
                 )
                 continue
             fields.append(_element_field(element, defined))
-    elif node.kind == "ordered":
-        ordered = node.ordered
-        assert ordered is not None
-        item_fields: list[dict[str, Any]] = []
-        for alternative in ordered.alternatives:
-            if alternative.node is None:
-                item_fields.append(
-                    {
-                        "name": alternative.field,
-                        "type": ["null", "string"],
-                        "default": None,
-                        "xmlKind": "any",
-                    }
-                )
-                continue
-            assert alternative.xml is not None
-            props: dict[str, Any] = {**_xml_props(alternative.xml), "xmlKind": "element"}
-            if isinstance(alternative.node, SimpleNode):
-                props["xsd"] = alternative.node.xsd
-            item_fields.append(
-                {
-                    "name": alternative.field,
-                    "type": ["null", _node_type(alternative.node, defined)],
-                    "default": None,
-                    **props,
-                }
-            )
-        defined.add(ordered.item_name)
-        fields.append(
-            {
-                "name": ordered.field,
-                "type": {
-                    "type": "array",
-                    "items": {
-                        "type": "record",
-                        "name": ordered.item_name,
-                        "doc": "one child element; exactly one field is set",
-                        "fields": item_fields,
-                    },
-                },
-                "xmlKind": "sequence",
-                "doc": "child elements in document order",
-            }
-        )
     record: dict[str, Any] = {"type": "record", "name": node.name, "fields": fields}
     if node.xml_type:
         record["xmlType"] = node.xml_type
     return record
+
+
+def _group_field(group: GroupField, defined: set[str]) -> dict[str, Any]:
+    item_fields: list[dict[str, Any]] = []
+    for alternative in group.alternatives:
+        if alternative.node is None:
+            item_fields.append(
+                {
+                    "name": alternative.field,
+                    "type": ["null", "string"],
+                    "default": None,
+                    "xmlKind": "any",
+                    "doc": "an element matched by xs:any, serialized as XML",
+                }
+            )
+            continue
+        assert alternative.xml is not None
+        props: dict[str, Any] = {**_xml_props(alternative.xml), "xmlKind": "element"}
+        if isinstance(alternative.node, SimpleNode):
+            props["xsd"] = alternative.node.xsd
+        item_fields.append(
+            {
+                "name": alternative.field,
+                "type": ["null", _node_type(alternative.node, defined)],
+                "default": None,
+                **props,
+            }
+        )
+    defined.add(group.item_name)
+    return {
+        "name": group.field,
+        "type": {
+            "type": "array",
+            "items": {
+                "type": "record",
+                "name": group.item_name,
+                "doc": "one child element; exactly one field is set",
+                "fields": item_fields,
+            },
+        },
+        "default": [],
+        "xmlKind": "sequence",
+        "doc": "child elements of a group without fixed order, in document order",
+    }
 
 
 def _element_field(element: ElementField, defined: set[str]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ consumer picks the writer schema by fingerprint; no registry service is needed.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
@@ -47,9 +46,8 @@ def crc64_avro(data: bytes) -> int:
 
 def canonical_form(schema: Any) -> str:
     """The Parsing Canonical Form of a schema (JSON object or text)."""
-    if isinstance(schema, str):
-        with contextlib.suppress(json.JSONDecodeError):  # a bare name such as "null"
-            schema = json.loads(schema)
+    if isinstance(schema, str) and schema.lstrip()[:1] in ("{", "[", '"'):
+        schema = json.loads(schema)
     form: str = to_parsing_canonical_form(schema)
     return form
 

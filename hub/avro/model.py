@@ -12,10 +12,12 @@ docs/avro.md for the full list):
   not repeat, every element name once) is flattened into one field per element:
   required, optional (``["null", T]``) or repeated (``{"type": "array"}``); the XML
   order is the field order;
-* any other element-only content (repeating groups, ``xs:all``, a name used twice,
-  wildcards that could match declared elements) becomes one field holding an
-  ordered array of item records with one nullable field per alternative, exactly one
-  of which is set per item;
+* a nested group whose order the schema does not fix (repeating sequence or
+  choice, ``xs:all``) becomes one field at its position holding an ordered array
+  of item records with one nullable field per alternative, exactly one of which is
+  set per item; when names are not unique across the content (a name used twice,
+  a wildcard that could match declared elements) the whole content becomes one
+  such ordered array;
 * simple content becomes a ``value`` field; mixed content a ``content`` string with
   the serialized inner XML; wildcards (``xs:any``) strings with the serialized
   element; attribute wildcards a ``map<string>`` keyed by the Clark name;
@@ -86,11 +88,15 @@ class Alternative:
 
 
 @dataclass(eq=False)
-class OrderedContent:
+class GroupField:
+    """A group whose order the schema does not fix: an ordered array of items."""
+
     field: str
     item_name: str  # full Avro name of the item record
     alternatives: list[Alternative]
     wildcard: Callable[[str], bool] | None
+    position: int
+    occurs: Occurs = "many"
 
 
 @dataclass(eq=False)
@@ -101,11 +107,10 @@ class RecordNode:
     xml_type: str  # Clark name of the XSD type, or "" when anonymous
     attributes: list[AttributeField] = field(default_factory=list)
     any_attributes: str | None = None  # field name of the attribute wildcard map
-    kind: Literal["empty", "simple", "mixed", "elements", "ordered"] = "empty"
+    kind: Literal["empty", "simple", "mixed", "elements"] = "empty"
     text_field: str | None = None  # simple content / mixed content
     text_xsd: str = "string"
-    elements: list[ElementField | WildcardField] = field(default_factory=list)
-    ordered: OrderedContent | None = None
+    elements: list[ElementField | WildcardField | GroupField] = field(default_factory=list)
 
 
 def _builtin_name(simple_type: Any) -> str:
@@ -202,22 +207,26 @@ class ModelBuilder:
             node.text_field = fields.claim("content")
             return
         group = xsd_type.content
+        node.kind = "elements"
         particles: list[tuple[Any, int, int | None]] = []
-        if self._flatten(group, False, particles) and self._distinct(particles):
-            node.kind = "elements"
-            for position, (particle, min_occurs, max_occurs) in enumerate(particles):
-                occurs = _occurs(min_occurs, max_occurs)
-                if _is_wildcard(particle):
-                    node.elements.append(
-                        WildcardField(
-                            field=fields.claim("any"),
-                            occurs=occurs,
-                            matches=_matcher(particle),
-                            position=position,
-                            namespace=" ".join(_namespace_list(particle)),
-                        )
+        self._flatten(group, False, particles)
+        if not self._distinct(particles):
+            particles = [(group, 0, None)]  # whole content as one ordered array
+        for position, (particle, min_occurs, max_occurs) in enumerate(particles):
+            occurs = _occurs(min_occurs, max_occurs)
+            if _is_group(particle):
+                node.elements.append(self._group(short, particle, fields, position))
+            elif _is_wildcard(particle):
+                node.elements.append(
+                    WildcardField(
+                        field=fields.claim("any"),
+                        occurs=occurs,
+                        matches=_matcher(particle),
+                        position=position,
+                        namespace=" ".join(_namespace_list(particle)),
                     )
-                    continue
+                )
+            else:
                 name = particle.name
                 field_name = fields.claim(avro_name(local_name(name)))
                 child = self.element_node(particle, f"{short}.{local_name(name)}")
@@ -230,19 +239,17 @@ class ModelBuilder:
                         position=position,
                     )
                 )
-            return
-        node.kind = "ordered"
-        node.ordered = self._ordered(short, group, fields)
 
-    def _flatten(
-        self, group: Any, optional: bool, out: list[tuple[Any, int, int | None]]
-    ) -> bool:
-        """Collect the element particles of a group whose document order is fixed."""
-        if group.max_occurs != 1:
-            return False
+    def _flatten(self, group: Any, optional: bool, out: list[tuple[Any, int, int | None]]) -> None:
+        """Collect the particles of a group whose document order is fixed.
+
+        A nested group whose order is not fixed (repeating, ``xs:all``) becomes one
+        particle of its own: an ordered array.
+        """
         items = list(group)
-        if group.model == "all" and len(items) > 1:
-            return False
+        if group.max_occurs != 1 or (group.model == "all" and len(items) > 1):
+            out.append((group, 0, None))
+            return
         inner_optional = optional or group.min_occurs == 0
         if group.model == "choice" and len(items) > 1:
             inner_optional = True
@@ -250,24 +257,30 @@ class ModelBuilder:
             if item.max_occurs == 0:
                 continue
             if _is_group(item):
-                if not self._flatten(item, inner_optional, out):
-                    return False
+                self._flatten(item, inner_optional, out)
                 continue
             min_occurs = 0 if inner_optional else item.min_occurs
             out.append((item, min_occurs, item.max_occurs))
-        return True
 
     @staticmethod
     def _distinct(particles: list[tuple[Any, int, int | None]]) -> bool:
-        names = [p.name for p, _, _ in particles if not _is_wildcard(p)]
+        """Can every child be told apart by name alone (so order is recoverable)?"""
+        names: list[str] = []
+        wildcards = [p for p, _, _ in particles if _is_wildcard(p)]
+        for particle, _, _ in particles:
+            if _is_group(particle):
+                inner = {e.name for e in particle.iter_elements() if not _is_wildcard(e)}
+                names.extend(inner)
+                wildcards.extend(e for e in particle.iter_elements() if _is_wildcard(e))
+            elif not _is_wildcard(particle):
+                names.append(particle.name)
         if len(names) != len(set(names)):
             return False
-        wildcards = [p for p, _, _ in particles if _is_wildcard(p)]
         if len(wildcards) > 1:
             return False
         return not any(_matcher(w)(name) for w in wildcards for name in names)
 
-    def _ordered(self, short: str, group: Any, fields: NameScope) -> OrderedContent:
+    def _group(self, short: str, group: Any, fields: NameScope, position: int) -> GroupField:
         item_name = self.full_name(f"{short}.item")
         item_fields = NameScope()
         alternatives: list[Alternative] = []
@@ -294,14 +307,13 @@ class ModelBuilder:
             def matcher(name: str) -> bool:
                 return any(m(name) for m in matchers)
 
-            alternatives.append(
-                Alternative(field=item_fields.claim("any"), xml=None, node=None)
-            )
-        return OrderedContent(
+            alternatives.append(Alternative(field=item_fields.claim("any"), xml=None, node=None))
+        return GroupField(
             field=fields.claim("sequence"),
             item_name=item_name,
             alternatives=alternatives,
             wildcard=matcher,
+            position=position,
         )
 
 

@@ -40,7 +40,7 @@ def avro_name(xml_name: str) -> str:
 
 def avro_namespace(standard: str, version: str) -> str:
     """Namespace of a package's named types, e.g. ``de.xoev.xmeld.v25_11a``."""
-    return f"de.xoev.{avro_name(standard.lower())}.v{avro_name(version)}"
+    return f"de.xoev.{avro_name(standard.lower())}.v{_INVALID.sub('_', version)}"
 
 
 class NameScope:

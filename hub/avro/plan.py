@@ -26,6 +26,7 @@ from typing import Any
 import fastavro
 from lxml import etree
 
+from hub.avro.binary import compile_writer
 from hub.avro.derive import (
     NO_NAMESPACE_SCHEMA_LOCATION,
     SCHEMA_LOCATION,
@@ -34,8 +35,9 @@ from hub.avro.derive import (
 )
 from hub.avro.encoding import MAGIC, fingerprint_of, split_single_object
 from hub.avro.model import (
+    XSI_NAMESPACE,
     ElementField,
-    OrderedContent,
+    GroupField,
     RecordNode,
     SimpleNode,
     WildcardField,
@@ -136,7 +138,7 @@ def _leaf(child: _Element) -> str:
     return "" if text is None else text
 
 
-_KIND_LEAF, _KIND_RECORD, _KIND_ANY = 0, 1, 2
+_KIND_LEAF, _KIND_RECORD, _KIND_ANY, _KIND_GROUP = 0, 1, 2, 3
 _DOCUMENT_ATTRIBUTES = frozenset((SCHEMA_LOCATION, NO_NAMESPACE_SCHEMA_LOCATION))
 
 
@@ -145,15 +147,15 @@ class _RecordConverter:
 
     __slots__ = (
         "any_attributes",
+        "attr_fields",
         "attr_names",
         "attrs",
         "children",
         "dispatch",
         "kind",
         "node",
-        "ordered_dispatch",
-        "ordered_fields",
         "post",
+        "template",
         "text_field",
         "wildcard",
     )
@@ -168,10 +170,10 @@ class _RecordConverter:
         # filled by compile()
         self.dispatch: dict[str, tuple[int, str, bool, int, Any]] = {}
         self.post: tuple[tuple[str, int], ...] = ()
-        self.wildcard: tuple[int, str, bool, Callable[[str], bool]] | None = None
-        self.ordered_dispatch: dict[str, tuple[str, int, Any]] = {}
-        self.ordered_fields: tuple[str, ...] = ()
+        self.wildcard: tuple[Any, ...] | None = None
         self.children: list[tuple[str, str, str, int, Any]] = []
+        self.attr_fields = {a.xml: a.field for a in node.attributes}
+        self.template: dict[str, Any] = dict.fromkeys(a.field for a in node.attributes)
 
     def compile(self, converters: dict[str, _RecordConverter]) -> None:
         node = self.node
@@ -183,35 +185,49 @@ class _RecordConverter:
                 return _KIND_LEAF, None
             return _KIND_RECORD, _converter(child, converters)
 
-        if node.kind == "elements":
-            post: list[tuple[str, int]] = []
-            for element in node.elements:
-                many = element.occurs == "many"
-                requirement = {"one": 0, "optional": 1, "many": 2}[element.occurs]
-                post.append((element.field, requirement))
-                if isinstance(element, WildcardField):
-                    self.wildcard = (element.position, element.field, many, element.matches)
-                    self.children.append((element.field, "", element.occurs, _KIND_ANY, None))
-                    continue
-                assert isinstance(element, ElementField)
-                kind, conv = converter_for(element.node)
-                self.dispatch[element.xml] = (element.position, element.field, many, kind, conv)
-                self.children.append((element.field, element.xml, element.occurs, kind, conv))
-            self.post = tuple(post)
-        elif node.kind == "ordered":
-            ordered = node.ordered
-            assert isinstance(ordered, OrderedContent)
-            self.ordered_fields = tuple(a.field for a in ordered.alternatives)
-            for alternative in ordered.alternatives:
-                kind, conv = converter_for(alternative.node)
-                if alternative.xml is None:
-                    assert ordered.wildcard is not None
-                    self.wildcard = (0, alternative.field, True, ordered.wildcard)
-                else:
-                    self.ordered_dispatch[alternative.xml] = (alternative.field, kind, conv)
-                self.children.append(
-                    (alternative.field, alternative.xml or "", "optional", kind, conv)
+        if node.kind != "elements":
+            return
+        post: list[tuple[str, int]] = []
+        for element in node.elements:
+            requirement = {"one": 0, "optional": 1, "many": 2}[element.occurs]
+            post.append((element.field, requirement))
+            if isinstance(element, GroupField):
+                self._compile_group(element, converter_for)
+                continue
+            many = element.occurs == "many"
+            if isinstance(element, WildcardField):
+                self.wildcard = (element.position, element.field, many, element.matches)
+                self.children.append((element.field, "", element.occurs, _KIND_ANY, None))
+                continue
+            assert isinstance(element, ElementField)
+            kind, conv = converter_for(element.node)
+            self.dispatch[element.xml] = (element.position, element.field, many, kind, conv)
+            self.children.append((element.field, element.xml, element.occurs, kind, conv))
+        self.post = tuple(post)
+        for field, requirement in post:
+            self.template[field] = () if requirement == 2 else None
+
+    def _compile_group(
+        self, group: GroupField, converter_for: Callable[[Any], tuple[int, Any]]
+    ) -> None:
+        template = dict.fromkeys(a.field for a in group.alternatives)
+        alternatives: list[tuple[str, str, int, Any]] = []
+        for alternative in group.alternatives:
+            kind, conv = converter_for(alternative.node)
+            entry = (alternative.field, kind, conv, template)
+            if alternative.xml is None:
+                assert group.wildcard is not None
+                self.wildcard = (group.position, group.field, True, group.wildcard, entry)
+            else:
+                self.dispatch[alternative.xml] = (
+                    group.position,
+                    group.field,
+                    True,
+                    _KIND_GROUP,
+                    entry,
                 )
+            alternatives.append((alternative.field, alternative.xml or "", kind, conv))
+        self.children.append((group.field, "", "many", _KIND_GROUP, tuple(alternatives)))
 
     # --- XML → Avro ----------------------------------------------------------
     def to_avro(self, elem: _Element, found: int = 0) -> dict[str, Any]:
@@ -226,9 +242,10 @@ class _RecordConverter:
             else:
                 found += 1
             record[field] = value
-        attrib = elem.attrib
-        if len(attrib) != found:
+        if len(elem.attrib) != found:
             self._other_attributes(elem, record)
+        elif self.any_attributes is not None:
+            record[self.any_attributes] = {}
         kind = self.kind
         if kind == "elements":
             _check_text(elem.text, elem)
@@ -240,13 +257,20 @@ class _RecordConverter:
                     entry = self._wildcard_entry(child)
                 position, field, many, child_kind, conv = entry
                 if position <= last and (position < last or not many):
-                    raise _fail(
-                        "CONVERSION_ELEMENT_ORDER", "element out of schema order", child
-                    )
+                    raise _fail("CONVERSION_ELEMENT_ORDER", "element out of schema order", child)
                 if child_kind == _KIND_LEAF:
                     converted: Any = _leaf(child)
                 elif child_kind == _KIND_RECORD:
                     converted = conv.to_avro(child)
+                elif child_kind == _KIND_GROUP:
+                    item_field, item_kind, item_conv, template = conv
+                    converted = template.copy()
+                    if item_kind == _KIND_LEAF:
+                        converted[item_field] = _leaf(child)
+                    elif item_kind == _KIND_RECORD:
+                        converted[item_field] = item_conv.to_avro(child)
+                    else:
+                        converted[item_field] = _serialize(child)
                 else:
                     converted = _serialize(child)
                 if many:
@@ -280,8 +304,65 @@ class _RecordConverter:
             _check_text(elem.text, elem)
         elif kind == "mixed":
             record[self.text_field] = _inner_xml(elem)  # type: ignore[index]
-        else:
-            record[self.node.ordered.field] = self._ordered_to_avro(elem)  # type: ignore[union-attr]
+        return record
+
+    def to_avro_trusted(self, elem: _Element) -> dict[str, Any]:
+        """The record of an element of an XSD-valid document (fewer checks).
+
+        Validity guarantees known elements and attributes in schema order, no text
+        in element-only content and every required part; the caller has checked
+        for comments, processing instructions and ``xsi`` attributes.
+        Unknown elements still raise ConversionError.
+        """
+        record = self.template.copy()
+        if self.attr_fields:
+            fields: dict[Any, str] = self.attr_fields
+            for name, value in elem.items():
+                field = fields.get(name)
+                if field is not None:
+                    record[field] = value
+        if self.any_attributes is not None:
+            record[self.any_attributes] = {
+                k: v for k, v in elem.items() if k not in self.attr_names
+            }
+        kind = self.kind
+        if kind == "elements":
+            dispatch = self.dispatch
+            last = -1
+            for child in elem:
+                entry = dispatch.get(child.tag)
+                if entry is None:
+                    entry = self._wildcard_entry(child)
+                position, field, many, child_kind, conv = entry
+                if child_kind == _KIND_LEAF:
+                    text = child.text
+                    converted: Any = "" if text is None else text
+                elif child_kind == _KIND_RECORD:
+                    converted = conv.to_avro_trusted(child)
+                elif child_kind == _KIND_GROUP:
+                    item_field, item_kind, item_conv, template = conv
+                    converted = template.copy()
+                    if item_kind == _KIND_LEAF:
+                        converted[item_field] = child.text or ""
+                    elif item_kind == _KIND_RECORD:
+                        converted[item_field] = item_conv.to_avro_trusted(child)
+                    else:
+                        converted[item_field] = _serialize(child)
+                else:
+                    converted = _serialize(child)
+                if many:
+                    if position == last:
+                        record[field].append(converted)
+                    else:
+                        record[field] = [converted]
+                else:
+                    record[field] = converted
+                last = position
+        elif kind == "simple":
+            text = elem.text
+            record[self.text_field] = "" if text is None else text  # type: ignore[index]
+        elif kind == "mixed":
+            record[self.text_field] = _inner_xml(elem)  # type: ignore[index]
         return record
 
     def _wildcard_entry(self, child: _Element) -> tuple[int, str, bool, int, Any]:
@@ -289,6 +370,8 @@ class _RecordConverter:
         wildcard = self.wildcard
         if wildcard is None or not isinstance(tag, str) or not wildcard[3](tag):
             raise _unexpected_child(child)
+        if len(wildcard) == 5:  # inside an ordered group
+            return (wildcard[0], wildcard[1], True, _KIND_GROUP, wildcard[4])
         return (wildcard[0], wildcard[1], wildcard[2], _KIND_ANY, None)
 
     def _other_attributes(self, elem: _Element, record: dict[str, Any]) -> None:
@@ -306,25 +389,6 @@ class _RecordConverter:
             f"attribute {local_name(name)} not allowed here",
             elem,
         )
-
-    def _ordered_to_avro(self, elem: _Element) -> list[dict[str, Any]]:
-        _check_text(elem.text, elem)
-        items: list[dict[str, Any]] = []
-        template = dict.fromkeys(self.ordered_fields)
-        dispatch = self.ordered_dispatch
-        for child in elem:
-            entry = dispatch.get(child.tag)
-            item = template.copy()
-            if entry is None:
-                self._wildcard_entry(child)
-                assert self.wildcard is not None
-                item[self.wildcard[1]] = _serialize(child)
-            else:
-                field, child_kind, conv = entry
-                item[field] = _leaf(child) if child_kind == _KIND_LEAF else conv.to_avro(child)
-            items.append(item)
-            _check_text(child.tail, child)
-        return items
 
     # --- Avro → XML ----------------------------------------------------------
     def to_xml(self, record: dict[str, Any], elem: _Element) -> None:
@@ -348,6 +412,9 @@ class _RecordConverter:
                     continue
                 values = value if occurs == "many" else (value,)
                 for item in values:
+                    if child_kind == _KIND_GROUP:
+                        _group_item_to_xml(conv, item, elem)
+                        continue
                     if child_kind == _KIND_ANY:
                         elem.append(etree.fromstring(item))
                         continue
@@ -356,28 +423,27 @@ class _RecordConverter:
                         child.text = item
                     else:
                         conv.to_xml(item, child)
-        elif kind == "ordered":
-            assert self.node.ordered is not None
-            for item in record[self.node.ordered.field]:
-                self._ordered_item_to_xml(item, elem)
 
-    def _ordered_item_to_xml(self, item: dict[str, Any], elem: _Element) -> None:
-        for field, xml, _occurs, child_kind, conv in self.children:
-            value = item.get(field)
-            if value is None:
-                continue
-            if child_kind == _KIND_ANY:
-                elem.append(etree.fromstring(value))
+
+def _group_item_to_xml(
+    alternatives: tuple[tuple[str, str, int, Any], ...], item: dict[str, Any], elem: _Element
+) -> None:
+    for field, xml, child_kind, conv in alternatives:
+        value = item.get(field)
+        if value is None:
+            continue
+        if child_kind == _KIND_ANY:
+            elem.append(etree.fromstring(value))
+        else:
+            child = etree.SubElement(elem, xml)
+            if child_kind == _KIND_LEAF:
+                child.text = value
             else:
-                child = etree.SubElement(elem, xml)
-                if child_kind == _KIND_LEAF:
-                    child.text = value
-                else:
-                    conv.to_xml(value, child)
-            return
-        raise ConversionError(
-            "an item of ordered content has no field set", code="CONVERSION_BAD_RECORD"
-        )
+                conv.to_xml(value, child)
+        return
+    raise ConversionError(
+        "an item of an ordered group has no field set", code="CONVERSION_BAD_RECORD"
+    )
 
 
 def _inner_xml(elem: _Element) -> str:
@@ -413,6 +479,13 @@ def _converter(node: RecordNode, converters: dict[str, _RecordConverter]) -> _Re
 
 _PREFIX = re.compile(r"[^A-Za-z0-9]")
 
+#: What XSD validity does not exclude but the mapping cannot carry.
+_UNREPRESENTABLE = etree.XPath(
+    "boolean(.//comment() | .//processing-instruction() | .//*/@xsi:*"
+    " | @xsi:*[local-name() != 'schemaLocation' and local-name() != 'noNamespaceSchemaLocation'])",
+    namespaces={"xsi": XSI_NAMESPACE},
+)
+
 
 class ConversionPlan:
     """XML ⇄ Avro for one message type, compiled once.
@@ -433,13 +506,21 @@ class ConversionPlan:
         self._prefix = (_PREFIX.sub("", parts[2]) if len(parts) > 3 else "") or "ns"
         self._body = _converter(model.body, {})
         self._header = MAGIC + self.fingerprint
+        self._writer = compile_writer(self.schema)
 
-    def to_record(self, root: _Element, envelope: Envelope) -> dict[str, Any]:
-        """The Avro event record of a (validated) message. Raises ConversionError."""
+    def to_record(
+        self, root: _Element, envelope: Envelope, *, validated: bool = False
+    ) -> dict[str, Any]:
+        """The Avro event record of a message. Raises ConversionError.
+
+        ``validated=True``: the caller has validated ``root`` against the XSD, so
+        the per-node structure checks are skipped; one XPath still rejects what
+        validity does not rule out (comments, processing instructions, ``xsi``
+        attributes other than the root's schema locations). Default: every node
+        is checked, for input that was not validated.
+        """
         if root.tag != self.root:
-            raise _fail(
-                "CONVERSION_WRONG_ROOT", f"root is not {local_name(self.root)}", root
-            )
+            raise _fail("CONVERSION_WRONG_ROOT", f"root is not {local_name(self.root)}", root)
         location = root.get(SCHEMA_LOCATION)
         no_namespace_location = root.get(NO_NAMESPACE_SCHEMA_LOCATION)
         consumed = (location is not None) + (no_namespace_location is not None)
@@ -447,11 +528,26 @@ class ConversionPlan:
             "envelope": envelope.to_record(),
             "schema_location": location,
             "no_namespace_schema_location": no_namespace_location,
-            "body": self._body.to_avro(root, consumed),
+            "body": (
+                self._body.to_avro_trusted(root)
+                if validated and not _UNREPRESENTABLE(root)
+                else self._body.to_avro(root, consumed)
+            ),
         }
 
     def encode(self, record: dict[str, Any]) -> bytes:
         """Avro single-object encoding: ``C3 01`` + fingerprint + binary body."""
+        writer = self._writer
+        if writer is not None:
+            buffer = bytearray(self._header)
+            try:
+                writer(buffer, record)
+            except (KeyError, TypeError, AttributeError) as exc:
+                raise ConversionError(
+                    f"record does not match {self.full_name}: {type(exc).__name__}",
+                    code="CONVERSION_ENCODE_FAILED",
+                ) from exc
+            return bytes(buffer)
         out = io.BytesIO()
         out.write(self._header)
         try:

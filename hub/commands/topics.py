@@ -25,6 +25,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="only report what would change; exit 1 if anything would",
     )
     apply.add_argument(
+        "--timeout", type=float, default=15.0,
+        help="seconds to wait for the cluster to answer (default 15)",
+    )
+    apply.add_argument(
         "--verbose", "-v", action="store_true", help="also list topics that are unchanged"
     )
     apply.set_defaults(run=run)
@@ -42,11 +46,13 @@ def run(args: argparse.Namespace) -> int:
         f"at {settings.bootstrap} ...",
         file=sys.stderr,
     )
-    report = apply_topics(settings, region, dry_run=args.dry_run)
+    report = apply_topics(
+        settings, region, dry_run=args.dry_run, connect_timeout=args.timeout
+    )
     for topic in report.topics:
         if topic.action == "existing" and not args.verbose:
             continue
-        label = "unchanged" if topic.action == "existing" else topic.action
+        label: str = "unchanged" if topic.action == "existing" else topic.action
         if report.dry_run and topic.action != "existing":
             label = f"would be {label}"
         detail = f" ({'; '.join(topic.changes)})" if topic.changes else ""

@@ -54,6 +54,7 @@ class _CatalogResolver(etree.Resolver):
         super().__init__()
         self._package = package
         self._wrappers = wrappers
+        self.refused: list[str] = []
 
     # lxml-stubs 0.5 omit the context argument and resolve_filename
     def resolve(  # type: ignore[override]
@@ -70,6 +71,7 @@ class _CatalogResolver(etree.Resolver):
             path = Path(unquote(parsed.path)).resolve()
             if path.is_relative_to(self._package.base):
                 return None  # libxml2 reads the local file itself
+        self.refused.append(url)
         raise ConfigError(
             f"schema package {self._package.label}: import {url!r} is not in its catalog "
             "(refused: the hub never fetches schemas from the network)"
@@ -179,12 +181,18 @@ class SchemaPackage:
         parser = etree.XMLParser(
             no_network=True, resolve_entities=False, load_dtd=False, huge_tree=False
         )
-        parser.resolvers.add(_CatalogResolver(self, wrappers))
+        resolver = _CatalogResolver(self, wrappers)
+        parser.resolvers.add(resolver)
         main = f'<xs:schema xmlns:xs="{XS}">{"".join(imports)}</xs:schema>'
         try:
             document = etree.fromstring(main.encode(), parser, base_url=f"{_WRAPPER}main.xsd")
             return etree.XMLSchema(document)
         except etree.XMLSchemaParseError as exc:
+            if resolver.refused:
+                raise ConfigError(
+                    f"schema package {self.label}: import {resolver.refused[0]!r} is not in "
+                    "its catalog (refused: the hub never fetches schemas from the network)"
+                ) from exc
             raise ConfigError(f"schema package {self.label} does not compile: {exc}") from exc
 
     # --- xmlschema (build-time tools) -------------------------------------------
@@ -192,11 +200,14 @@ class SchemaPackage:
         """The package as an ``xmlschema.XMLSchema`` (slow to build; cached).
 
         Absolute imports go through the catalog (``uri_mapper``, which also
-        redirects any other location outside the XSD tree to a path that cannot
-        be read); ``allow='local'`` forbids remote access (xmlschema's
+        redirects any other remote URL to a path that cannot be read);
+        ``allow='local'`` forbids remote access (xmlschema's
         ``'sandbox'`` would confine reads to the entry point's own folder, which
-        excludes the mirrored import tree); ``defuse='always'`` parses the XSDs
-        with a safe parser. Nothing is fetched from the network.
+        excludes the mirrored import tree); ``defuse='nonlocal'`` parses anything
+        not local with a safe parser. Local XSDs may carry an internal DTD (the
+        W3C xmldsig schema declares entities for its namespace): XSDs are
+        installed by the operator, messages never get a DTD. Nothing is
+        fetched from the network.
         """
         if self._xmlschema is None:
             with self._lock:
@@ -211,22 +222,18 @@ class SchemaPackage:
             local = self.catalog_path(uri)
             if local is not None:
                 return local.as_uri()
-            parsed = urlparse(uri)
-            if parsed.scheme in ("", "file"):
-                path = Path(unquote(parsed.path))
-                if not path.is_absolute() or path.resolve().is_relative_to(self.base):
-                    return uri
-            # outside the package: point at a location that cannot be read
+            if urlparse(uri).scheme in ("", "file"):
+                return uri  # local files (the XSD tree, documents being validated)
+            # a remote URL the catalog does not know: a location that cannot be read
             return (self.base / ".refused-by-xoev-hub" / "refused.xsd").as_uri()
 
         files = self.entry_files()
         try:
             return xmlschema.XMLSchema(
                 [str(f) for f in files] if len(files) > 1 else str(files[0]),
-                base_url=str(self.base),
                 uri_mapper=uri_mapper,
                 allow="local",
-                defuse="always",
+                defuse="nonlocal",
                 build=True,
             )
         except (xmlschema.XMLSchemaException, OSError) as exc:
@@ -240,10 +247,11 @@ class SchemaPackage:
 
 
 def _target_namespace(file: Path) -> str:
-    for _event, element in etree.iterparse(
-        str(file), events=("start",), no_network=True, resolve_entities=False, load_dtd=False
-    ):
-        return str(element.get("targetNamespace", ""))
+    with file.open("rb") as stream:
+        for _event, element in etree.iterparse(
+            stream, events=("start",), no_network=True, resolve_entities=False, load_dtd=False
+        ):
+            return str(element.get("targetNamespace", ""))
     return ""  # pragma: no cover - iterparse yields the root first
 
 

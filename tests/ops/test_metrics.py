@@ -172,6 +172,9 @@ def test_pending_rueckmeldung_age() -> None:
     assert age is not None and 59 < age < 120
     m.pending_end(("t", 0, 2))
     assert value(m, "xoev_hub_oldest_pending_rueckmeldung_age_seconds") == 0
+    m.pending_begin(("t", 0, 4), standard="XMeld", message_type="0201", created=now - 500)
+    m.pending_clear()  # revoked: another worker reads it again
+    assert value(m, "xoev_hub_oldest_pending_rueckmeldung_age_seconds") == 0
 
 
 def test_build_info_carries_versions() -> None:
@@ -185,3 +188,46 @@ def test_build_info_carries_versions() -> None:
 
 def test_buckets_are_sorted() -> None:
     assert list(END_TO_END_BUCKETS) == sorted(END_TO_END_BUCKETS)
+
+
+def test_completed_counts_each_message_once_per_outcome() -> None:
+    m = HubMetrics()
+    src = "solingen.meldebehoerde"
+    m.observe_delivery(source=src, destinations=["a", "b", "external"], standard="XMeld",
+                       message_type="0201")
+    m.observe_deadletter(source=src, stage="validate", code="SCHEMA_INVALID")
+    m.observe_duplicate(src)
+    m.observe_duplicate(src)
+    for outcome, expected in (("delivered", 1), ("deadlettered", 1), ("duplicate", 2)):
+        assert value(m, "xoev_hub_messages_completed_total", source=src, outcome=outcome) == (
+            expected
+        )
+
+
+def test_label_values_that_do_not_look_like_ids_are_replaced() -> None:
+    m = HubMetrics()
+    m.observe_received("Erika Mustermann", 100)  # a name passed by mistake
+    m.observe_deadletter(source="solingen.meldebehoerde", stage="validate",
+                         code="Element 'familienname': 'Müller' is not valid")
+    m.observe_delivery(source="solingen.meldebehoerde", destinations=["Hauptstraße 5"],
+                       standard="XMeld", message_type="0201")
+    text = generate_latest(m.registry).decode()
+    for fragment in ("Mustermann", "Müller", "familienname", "Hauptstra"):
+        assert fragment not in text
+    assert value(m, "xoev_hub_messages_received_total", source="invalid") == 1
+    assert value(m, "xoev_hub_messages_deadlettered_total", source="solingen.meldebehoerde",
+                 stage="validate", code="invalid") == 1
+    assert value(m, "xoev_hub_messages_delivered_total", source="solingen.meldebehoerde",
+                 destination="invalid", standard="XMeld", message_type="0201") == 1
+
+
+def test_real_ids_and_codes_pass_the_label_guard() -> None:
+    from hub.metrics import safe_label
+
+    assert safe_label("authority", "wuppertal.auslaenderbehoerde") == "wuppertal.auslaenderbehoerde"
+    assert safe_label("authority", "external") == "external"
+    assert safe_label("code", "XML_ENTITY_FORBIDDEN") == "XML_ENTITY_FORBIDDEN"
+    assert safe_label("standard", "XAusländer") == "XAusländer"
+    assert safe_label("message_type", "031010") == "031010"
+    assert safe_label("stage", "authorize") == "authorize"
+    assert safe_label("authority", "wuppertal") == "invalid"  # no kind: not an authority id

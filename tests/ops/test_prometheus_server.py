@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+REPO = Path(__file__).resolve().parents[2]
 
 COUNTS = {"solingen.meldebehoerde": 150, "remscheid.meldebehoerde": 90}
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from hub.region import Region
 from hub.routing import Router
-from hub.settings import DEFAULT_CONFIG_DIR
+from hub.settings import DEFAULT_CONFIG_DIR, Settings, load_settings
 
 REGION_FILE = DEFAULT_CONFIG_DIR / "region.toml"
 ROUTES_FILE = DEFAULT_CONFIG_DIR / "routes.toml"
@@ -36,3 +37,28 @@ def write(tmp_path: Path) -> Callable[[str, str], Path]:
         return path
 
     return _write
+
+
+@pytest.fixture
+def kafka_settings(kafka_bootstrap: str, topic_prefix: str) -> Iterator[Settings]:
+    """Settings for the real broker under a unique topic prefix; its topics are deleted after."""
+    settings = load_settings(bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix)
+    yield settings
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        ours = [t for t in admin.list_topics() if t.startswith(topic_prefix)]
+        if ours:
+            admin.delete_topics(ours)
+    finally:
+        admin.close()
+
+
+@pytest.fixture
+def hub_env(kafka_settings: Settings) -> dict[str, str]:
+    """Environment for running ``python -m hub`` against the test broker and prefix."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["HUB_BOOTSTRAP_SERVERS"] = kafka_settings.bootstrap
+    env["HUB_TOPIC_PREFIX"] = kafka_settings.topic_prefix
+    return env

@@ -66,7 +66,8 @@ def test_several_readers_inside_and_outside(router: Router) -> None:
      (("xyz:05124000",), "READER_UNKNOWN_PREFIX"), (("osc:1",), "READER_UNKNOWN_PREFIX"),
      # one bad reader spoils the message: nothing is delivered to the good one either
      ((SOLINGEN_MB, "nonsense"), "READER_MALFORMED"),
-     ((SOLINGEN_MB, "qqq:1"), "READER_UNKNOWN_PREFIX")],
+     ((SOLINGEN_MB, "qqq:1"), "READER_UNKNOWN_PREFIX"),
+     ((SOLINGEN_MB, ""), "READER_MISSING")],
 )
 def test_misaddressed(router: Router, readers: tuple[str, ...], code: str) -> None:
     with pytest.raises(MisaddressedError) as exc:
@@ -184,6 +185,16 @@ def test_copy_to_external_with_character_class(rules_router: Router) -> None:
     assert route(rules_router, REMSCHEID_MB, code="0900").external is True
     assert route(rules_router, SOLINGEN_MB, code="0900").external is True
     assert route(rules_router, WUPPERTAL_MB, code="0900").external is False
+
+
+def test_rule_key_patterns_are_normalised(
+    region: Region, write: Callable[[str, str], Path]
+) -> None:
+    text = '[[rule]]\nname = "a"\nreader = "AGS:05122000"\nauthor = " ABH:*"\n' \
+           'copy_to = "external"\n'
+    router = Router.load(write("routes.toml", text), region)
+    assert route(router, SOLINGEN_MB, author="abh:05120000").external is True
+    assert route(router, SOLINGEN_MB, author="ags:05120000").external is False
 
 
 def test_rules_never_rescue_misaddressed(rules_router: Router) -> None:
