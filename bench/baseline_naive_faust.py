@@ -25,9 +25,16 @@ names = TopicNames(prefix)
 region = Region.load(settings.region_file)
 registry = SchemaRegistry.from_settings(settings)
 schemas = {p.namespaces[0]: p.xmlschema_schema() for p in registry.packages}
-app = faust.App(group, broker=f"kafka://{settings.bootstrap}", store="memory://",
-                autodiscover=False, web_enabled=False, topic_partitions=settings.topic_partitions,
-                consumer_auto_offset_reset="earliest", broker_commit_interval=0.05)
+app = faust.App(
+    group,
+    broker=f"kafka://{settings.bootstrap}",
+    store="memory://",
+    autodiscover=False,
+    web_enabled=False,
+    topic_partitions=settings.topic_partitions,
+    consumer_auto_offset_reset="earliest",
+    broker_commit_interval=0.05,
+)
 source = app.topic(*[names.inbound(a) for a in region.authorities], value_serializer="raw")
 sink = app.topic(f"{prefix}naive.out", value_serializer="raw")
 

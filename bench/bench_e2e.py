@@ -55,24 +55,38 @@ def templates(settings, count: int = 24) -> list[tuple[str, bytes]]:  # type: ig
     out = []
     for i in range(count):
         author, reader = mbs[i % len(mbs)], mbs[(i + 1) % len(mbs)]
-        payload = generate(package, message, seed=i, author_key=region.authorities[author].dvdv_key,
-                           reader_key=region.authorities[reader].dvdv_key)
+        payload = generate(
+            package,
+            message,
+            seed=i,
+            author_key=region.authorities[author].dvdv_key,
+            reader_key=region.authorities[reader].dvdv_key,
+        )
         out.append((author, payload))
     return out
 
 
-def copies(base: list[tuple[str, bytes]], names: TopicNames, n: int) -> list[tuple[str, bytes, bytes]]:
+def copies(
+    base: list[tuple[str, bytes]], names: TopicNames, n: int
+) -> list[tuple[str, bytes, bytes]]:
     out = []
     for i in range(n):
         author, payload = base[i % len(base)]
         mid = str(uuid.uuid4()).encode()
-        out.append((names.inbound(author), mid, UUID_RE.sub(rb"\g<1>" + mid + rb"\g<2>", payload, 1)))
+        out.append(
+            (names.inbound(author), mid, UUID_RE.sub(rb"\g<1>" + mid + rb"\g<2>", payload, 1))
+        )
     return out
 
 
 def preload(bootstrap: str, messages: list[tuple[str, bytes, bytes]]) -> None:
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=20,
-                             batch_size=512 * 1024, max_request_size=8 * 1024 * 1024)
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=20,
+        batch_size=512 * 1024,
+        max_request_size=8 * 1024 * 1024,
+    )
     for topic, key, value in messages:
         producer.send(topic, key=key, value=value)
     producer.flush()
@@ -81,8 +95,13 @@ def preload(bootstrap: str, messages: list[tuple[str, bytes, bytes]]) -> None:
 
 def count_until(bootstrap: str, topic: str, n: int, timeout: float) -> list[float]:
     """Record timestamps (seconds) of the first n records of topic."""
-    consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                             auto_offset_reset="earliest", fetch_max_wait_ms=50)
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=50,
+    )
     stamps: list[float] = []
     deadline = time.monotonic() + timeout
     while len(stamps) < n and time.monotonic() < deadline:
@@ -94,8 +113,9 @@ def count_until(bootstrap: str, topic: str, n: int, timeout: float) -> list[floa
 
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     handle = open(log, "ab")  # noqa: SIM115
-    return subprocess.Popen(cmd, env=env, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        cmd, env=env, cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+    )
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -115,12 +135,25 @@ def throughput(stamps: list[float]) -> float:
     return (len(stamps) - len(stamps) // 10 - 1) / max(stamps[-1] - head, 1e-9)
 
 
-def run_component(label: str, cmd: list[str], out_topic: str, n: int, settings, base,  # type: ignore[no-untyped-def]
-                  logdir: Path, timeout: float) -> float:
+def run_component(
+    label: str,
+    cmd: list[str],
+    out_topic: str,
+    n: int,
+    settings,
+    base,  # type: ignore[no-untyped-def]
+    logdir: Path,
+    timeout: float,
+) -> float:
     prefix = f"bench{uuid.uuid4().hex[:8]}.{label}."
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update(HUB_BOOTSTRAP_SERVERS=settings.bootstrap, HUB_TOPIC_PREFIX=prefix,
-               HUB_CONSUMER_GROUP=f"{prefix}g", HUB_WEB_PORT="0", HUB_LOG_LEVEL="WARNING")
+    env.update(
+        HUB_BOOTSTRAP_SERVERS=settings.bootstrap,
+        HUB_TOPIC_PREFIX=prefix,
+        HUB_CONSUMER_GROUP=f"{prefix}g",
+        HUB_WEB_PORT="0",
+        HUB_LOG_LEVEL="WARNING",
+    )
     bench_settings = load_settings(bootstrap_servers=settings.bootstrap, topic_prefix=prefix)
     apply_topics(bench_settings, Region.load(settings.region_file))
     names = TopicNames(prefix)
@@ -138,16 +171,23 @@ def run_component(label: str, cmd: list[str], out_topic: str, n: int, settings, 
     finally:
         stop(proc)
     if len(stamps) < n:
-        print(f"  {label}: only {len(stamps)}/{n} outputs within {timeout:.0f}s "
-              f"(log: {logdir / (label + '.log')})")
+        print(
+            f"  {label}: only {len(stamps)}/{n} outputs within {timeout:.0f}s "
+            f"(log: {logdir / (label + '.log')})"
+        )
     return throughput(stamps)
 
 
 def latency(settings, base, rate: float, seconds: float, logdir: Path) -> list[float]:  # type: ignore[no-untyped-def]
     prefix = f"bench{uuid.uuid4().hex[:8]}.lat."
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update(HUB_BOOTSTRAP_SERVERS=settings.bootstrap, HUB_TOPIC_PREFIX=prefix,
-               HUB_CONSUMER_GROUP=f"{prefix}g", HUB_WEB_PORT="0", HUB_LOG_LEVEL="WARNING")
+    env.update(
+        HUB_BOOTSTRAP_SERVERS=settings.bootstrap,
+        HUB_TOPIC_PREFIX=prefix,
+        HUB_CONSUMER_GROUP=f"{prefix}g",
+        HUB_WEB_PORT="0",
+        HUB_LOG_LEVEL="WARNING",
+    )
     bench_settings = load_settings(bootstrap_servers=settings.bootstrap, topic_prefix=prefix)
     apply_topics(bench_settings, Region.load(settings.region_file))
     names = TopicNames(prefix)
@@ -157,8 +197,13 @@ def latency(settings, base, rate: float, seconds: float, logdir: Path) -> list[f
     done = threading.Event()
 
     def consume() -> None:
-        consumer = KafkaConsumer(names.audit, bootstrap_servers=settings.bootstrap, group_id=None,
-                                 auto_offset_reset="earliest", fetch_max_wait_ms=10)
+        consumer = KafkaConsumer(
+            names.audit,
+            bootstrap_servers=settings.bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=10,
+        )
         while not done.is_set():
             for records in consumer.poll(timeout_ms=50).values():
                 now = time.time()
@@ -202,7 +247,9 @@ def pct(values: list[float], q: float) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=6000, help="backlog for the hub and ceiling")
+    parser.add_argument(
+        "--messages", type=int, default=6000, help="backlog for the hub and ceiling"
+    )
     parser.add_argument("--naive-messages", type=int, default=600, help="backlog for baseline (a)")
     parser.add_argument("--rate", type=float, default=500.0, help="paced rate for latency")
     parser.add_argument("--seconds", type=float, default=10.0, help="paced run length")
@@ -213,21 +260,40 @@ def main() -> None:
     print(f"messages: XMeld 0201, mean {size / 1024:.1f} KiB; broker {settings.bootstrap}")
     logdir = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     py = sys.executable
-    hub = run_component("hub", [py, "-m", "hub", "worker"], "xoev.audit",
-                        args.messages, settings, base, logdir, 300)
+    hub = run_component(
+        "hub", [py, "-m", "hub", "worker"], "xoev.audit", args.messages, settings, base, logdir, 300
+    )
     print(f"hub worker        {hub:9.0f} msgs/s  (one process, {args.messages} messages)")
-    naive = run_component("naive", [py, "bench/baseline_naive_faust.py", "{prefix}", "{group}"],
-                          "naive.out", args.naive_messages, settings, base, logdir, 300)
+    naive = run_component(
+        "naive",
+        [py, "bench/baseline_naive_faust.py", "{prefix}", "{group}"],
+        "naive.out",
+        args.naive_messages,
+        settings,
+        base,
+        logdir,
+        300,
+    )
     print(f"baseline (a)      {naive:9.0f} msgs/s  (Faust + xmlschema to_dict + JSON)")
-    ceiling = run_component("ceiling", [py, "bench/baseline_ceiling.py", "{prefix}", "{group}"],
-                            "ceiling.out", args.messages, settings, base, logdir, 300)
+    ceiling = run_component(
+        "ceiling",
+        [py, "bench/baseline_ceiling.py", "{prefix}", "{group}"],
+        "ceiling.out",
+        args.messages,
+        settings,
+        base,
+        logdir,
+        300,
+    )
     print(f"ceiling (b)       {ceiling:9.0f} msgs/s  (raw aiokafka consume→produce, no work)")
     print(f"hub/baseline      {hub / naive if naive else float('nan'):9.1f}x")
     print(f"hub/ceiling       {hub / ceiling if ceiling else float('nan'):9.2f}")
     lat = latency(settings, base, args.rate, args.seconds, logdir)
-    print(f"latency at {args.rate:.0f} msgs/s over {args.seconds:.0f}s: {len(lat)} delivered, "
-          f"p50 {pct(lat, 0.5) * 1000:.0f} ms, p99 {pct(lat, 0.99) * 1000:.0f} ms, "
-          f"max {max(lat, default=float('nan')) * 1000:.0f} ms")
+    print(
+        f"latency at {args.rate:.0f} msgs/s over {args.seconds:.0f}s: {len(lat)} delivered, "
+        f"p50 {pct(lat, 0.5) * 1000:.0f} ms, p99 {pct(lat, 0.99) * 1000:.0f} ms, "
+        f"max {max(lat, default=float('nan')) * 1000:.0f} ms"
+    )
     print(f"logs: {logdir}")
 
 

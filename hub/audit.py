@@ -25,8 +25,11 @@ AUDIT_SCHEMA: dict[str, Any] = {
         {"name": "source_authority", "type": "string", "doc": "authority id of the inbound topic"},
         {"name": "author_key", "type": "string", "doc": "DVDV key of the author"},
         {"name": "reader_keys", "type": {"type": "array", "items": "string"}},
-        {"name": "recipients", "type": {"type": "array", "items": "string"},
-         "doc": "authority ids the message was delivered to"},
+        {
+            "name": "recipients",
+            "type": {"type": "array", "items": "string"},
+            "doc": "authority ids the message was delivered to",
+        },
         {"name": "external", "type": "boolean", "doc": "handed over on xoev.out.external"},
         {"name": "created", "type": "string", "doc": "erstellungszeitpunkt as sent"},
         {"name": "received", "type": "string", "doc": "when the hub read it (ISO 8601, UTC)"},

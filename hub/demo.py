@@ -115,8 +115,15 @@ def scrape(url: str, timeout: float = 2.0) -> str | None:
 class Demo:
     """Starts and stops the demo's parts; ``run`` blocks until Ctrl-C or duration."""
 
-    def __init__(self, settings: Settings, *, rate: float, seed: int, faults: float,
-                 out: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        rate: float,
+        seed: int,
+        faults: float,
+        out: Callable[[str], None],
+    ) -> None:
         self.settings = settings
         self.rate = rate
         self.seed = seed
@@ -145,7 +152,9 @@ class Demo:
         log = open(log_dir / "demo-worker.log", "ab")  # noqa: SIM115 - handed to the child
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "hub", "worker"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
 
@@ -157,8 +166,9 @@ class Demo:
         from hub.topics import TopicNames
 
         region = Region.load(self.settings.region_file)
-        simulator = Simulator(region, SchemaRegistry.from_settings(self.settings), load_flows(),
-                              seed=self.seed)
+        simulator = Simulator(
+            region, SchemaRegistry.from_settings(self.settings), load_flows(), seed=self.seed
+        )
         names = TopicNames(self.settings.topic_prefix)
         producer = KafkaProducer(bootstrap_servers=self.settings.bootstrap, acks="all", linger_ms=5)
         started = time.monotonic()
@@ -170,7 +180,9 @@ class Demo:
                     payload = message.payload
                     topic = names.inbound(message.author.id)
                     if simulator.rng.random() < self.faults:
-                        payload, topic = _fault(simulator.rng.random(), payload, topic, region, names)
+                        payload, topic = _fault(
+                            simulator.rng.random(), payload, topic, region, names
+                        )
                     producer.send(topic, key=message.message_id.encode(), value=payload)
                     self.sent += 1
                 self.stop_event.wait(0.05)
@@ -209,8 +221,10 @@ class Demo:
             while duration is None or time.monotonic() - started < duration:
                 time.sleep(1.0)
                 if self.worker is not None and self.worker.poll() is not None:
-                    self.out(f"the worker exited with code {self.worker.returncode}; "
-                             f"see {self.settings.broker_dir.parent / 'demo-worker.log'}")
+                    self.out(
+                        f"the worker exited with code {self.worker.returncode}; "
+                        f"see {self.settings.broker_dir.parent / 'demo-worker.log'}"
+                    )
                     return 1
                 text = scrape(url)
                 if text is None:
@@ -219,20 +233,27 @@ class Demo:
                 now = time.monotonic()
                 rate = (snap.delivered - last_delivered) / (now - last_time)
                 last_delivered, last_time = snap.delivered, now
-                self.out(CLEAR + render(snap, rate=rate, sent=self.sent,
-                                        elapsed=now - started, metrics_url=url))
+                self.out(
+                    CLEAR
+                    + render(
+                        snap, rate=rate, sent=self.sent, elapsed=now - started, metrics_url=url
+                    )
+                )
         except KeyboardInterrupt:
             pass
         finally:
             self.stop()
             feeder.join(timeout=10)
-        self.out(f"\nstopped: sent {self.sent}, delivered {snap.delivered:.0f}, "
-                 f"dead letters {snap.deadlettered:.0f}, duplicates {snap.duplicates:.0f}")
+        self.out(
+            f"\nstopped: sent {self.sent}, delivered {snap.delivered:.0f}, "
+            f"dead letters {snap.deadlettered:.0f}, duplicates {snap.duplicates:.0f}"
+        )
         return 0
 
 
-def _fault(pick: float, payload: bytes, topic: str, region: Region,
-           names: object) -> tuple[bytes, str]:
+def _fault(
+    pick: float, payload: bytes, topic: str, region: Region, names: object
+) -> tuple[bytes, str]:
     """Turn a good message into a typical bad one, so the dead-letter panel has content."""
     from hub.topics import TopicNames
 

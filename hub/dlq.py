@@ -49,9 +49,7 @@ class DeadLetter:
         """The nachrichtenUUID if the payload has one that can be found cheaply."""
         import re
 
-        match = re.search(
-            rb"nachrichtenUUID>\s*([0-9a-fA-F-]{36})\s*<", self.payload[:65536]
-        )
+        match = re.search(rb"nachrichtenUUID>\s*([0-9a-fA-F-]{36})\s*<", self.payload[:65536])
         return match.group(1).decode() if match else "-"
 
 
@@ -143,7 +141,9 @@ def replay(
     from kafka import KafkaProducer
 
     names = TopicNames(settings.topic_prefix)
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", **(client_config or {}))
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap, acks="all", **(client_config or {})
+    )
     sent = 0
     try:
         for entry in entries:
@@ -176,4 +176,3 @@ def parse_since(text: str) -> datetime:
     except ValueError as exc:
         raise ConfigError(f"--since {text!r}: use ISO 8601 or a duration like 90m, 2h, 7d") from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-

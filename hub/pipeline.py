@@ -116,7 +116,9 @@ class Pipeline:
         check_author(self.region, source, header.author_key)
         return Inspected(raw, root, package, message, header, source, timings)
 
-    def finish(self, inspected: Inspected, *, trace_id: str, received: datetime | None = None) -> Accepted:
+    def finish(
+        self, inspected: Inspected, *, trace_id: str, received: datetime | None = None
+    ) -> Accepted:
         """Steps after deduplication: convert and route. Raises MessageError."""
         start = perf_counter()
         header = inspected.header

@@ -95,7 +95,8 @@ class Simulator:
 
     def _find(self, flow: Flow) -> tuple[SchemaPackage, MessageType]:
         candidates = [
-            p for p in self.registry.packages
+            p
+            for p in self.registry.packages
             if _fold(p.standard) == _fold(flow.standard)
             and (flow.version is None or p.version == flow.version)
         ]
@@ -129,8 +130,11 @@ class Simulator:
         flow, package, message = self.rng.choices(self._resolved, weights=self.weights)[0]
         author, reader = self._pick(flow)
         payload = generate(
-            package, message, seed=self.rng.getrandbits(63),
-            author_key=author.dvdv_key, reader_key=reader.dvdv_key,
+            package,
+            message,
+            seed=self.rng.getrandbits(63),
+            author_key=author.dvdv_key,
+            reader_key=reader.dvdv_key,
         )
         message_id = read_header(parse_xml(payload)).message_id
         return SimulatedMessage(flow.name, author, reader, message_id, payload)
@@ -198,7 +202,9 @@ def run_simulation(
     return summary
 
 
-def progress_bar(total_seconds: float | None, total_count: int | None) -> Callable[[Summary, float], None]:
+def progress_bar(
+    total_seconds: float | None, total_count: int | None
+) -> Callable[[Summary, float], None]:
     """A one-line progress display on stderr."""
 
     def show(summary: Summary, elapsed: float) -> None:

@@ -34,8 +34,9 @@ class HubWorker(faust.Worker):
 
     def __init__(self, app: faust.App, settings: Settings) -> None:
         self.hub_settings = settings
-        super().__init__(app, loglevel=settings.log_level.lower(), quiet=True,
-                         redirect_stdouts=False)
+        super().__init__(
+            app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False
+        )
         self.spinner = None
 
     def _setup_logging(self) -> None:
@@ -48,8 +49,14 @@ class HubWorker(faust.Worker):
 class OffsetMonitor:
     """Feeds Health and the lag metric from the group's committed and end offsets."""
 
-    def __init__(self, app: faust.App, settings: Settings, health: Health,
-                 inbound: set[str], interval: float = 3.0) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        health: Health,
+        inbound: set[str],
+        interval: float = 3.0,
+    ) -> None:
         self.app = app
         self.settings = settings
         self.health = health
@@ -62,8 +69,12 @@ class OffsetMonitor:
 
         config = client_config(self.settings)
         admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.bootstrap, **config)
-        reader = AIOKafkaConsumer(bootstrap_servers=self.settings.bootstrap, group_id=None,
-                                  enable_auto_commit=False, **config)
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self.settings.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            **config,
+        )
         started = False
         try:
             while True:
@@ -76,8 +87,10 @@ class OffsetMonitor:
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # broker away: the probe reports it; retry
-                    log.warning("offset monitor failed", extra={
-                        "event": "offset_monitor_failed", "reason": type(exc).__name__})
+                    log.warning(
+                        "offset monitor failed",
+                        extra={"event": "offset_monitor_failed", "reason": type(exc).__name__},
+                    )
                 await asyncio.sleep(self.interval)
         finally:
             with contextlib.suppress(Exception):
@@ -93,8 +106,9 @@ class OffsetMonitor:
         from aiokafka import TopicPartition
 
         tps = [TopicPartition(tp.topic, tp.partition) for tp in assigned]
-        committed = await admin.list_consumer_group_offsets(self.settings.consumer_group,
-                                                            partitions=tps)
+        committed = await admin.list_consumer_group_offsets(
+            self.settings.consumer_group, partitions=tps
+        )
         for tp, meta in committed.items():
             if meta is not None and meta.offset >= 0:
                 self.health.record_committed((tp.topic, tp.partition), meta.offset)

@@ -13,10 +13,14 @@ import argparse
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rate", type=float, default=20.0, help="simulated messages/s (default 20)")
+    parser.add_argument(
+        "--rate", type=float, default=20.0, help="simulated messages/s (default 20)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="simulator seed (default 1)")
     parser.add_argument(
-        "--faults", type=float, default=0.03,
+        "--faults",
+        type=float,
+        default=0.03,
         help="share of deliberately bad messages (invalid, spoofed, malformed; default 0.03)",
     )
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
@@ -27,6 +31,11 @@ def run(args: argparse.Namespace) -> int:
     from hub.demo import Demo
     from hub.settings import load_settings
 
-    demo = Demo(load_settings(), rate=args.rate, seed=args.seed, faults=args.faults,
-                out=lambda text: print(text, flush=True))
+    demo = Demo(
+        load_settings(),
+        rate=args.rate,
+        seed=args.seed,
+        faults=args.faults,
+        out=lambda text: print(text, flush=True),
+    )
     return demo.run(args.duration)

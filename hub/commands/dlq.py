@@ -42,13 +42,23 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "list":
         for e in entries:
             if args.json:
-                print(json.dumps({
-                    "time": e.timestamp.isoformat(), "id": e.id, "stage": e.stage,
-                    "code": e.code, "message_id": e.message_id, "replay_of": e.replay_of,
-                }))
+                print(
+                    json.dumps(
+                        {
+                            "time": e.timestamp.isoformat(),
+                            "id": e.id,
+                            "stage": e.stage,
+                            "code": e.code,
+                            "message_id": e.message_id,
+                            "replay_of": e.replay_of,
+                        }
+                    )
+                )
             else:
-                print(f"{e.timestamp:%Y-%m-%d %H:%M:%S}  {e.id}  {e.stage:<9} {e.code:<24} "
-                      f"{e.message_id}")
+                print(
+                    f"{e.timestamp:%Y-%m-%d %H:%M:%S}  {e.id}  {e.stage:<9} {e.code:<24} "
+                    f"{e.message_id}"
+                )
         print(f"{len(entries)} dead letter(s)", file=sys.stderr)
         return 0
     if args.action == "show":
@@ -71,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"would replay {e.id} ({e.code}) to {e.source_topic}")
         return 0
     count = replay(
-        settings, chosen,
+        settings,
+        chosen,
         progress=lambda e, topic: print(f"replayed {e.id} ({e.code}) to {topic}", file=sys.stderr),
     )
     print(f"{count} dead letter(s) replayed")

@@ -53,15 +53,20 @@ def run(args: argparse.Namespace) -> int:
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=5)
 
     def send(message: SimulatedMessage) -> None:
-        producer.send(names.inbound(message.author.id), key=message.message_id.encode(),
-                      value=message.payload)
+        producer.send(
+            names.inbound(message.author.id), key=message.message_id.encode(), value=message.payload
+        )
 
     duration = args.duration if args.count is None and args.duration is not None else None
     if args.count is None and duration is None:
         duration = 30.0
     try:
         summary = run_simulation(
-            simulator, send, rate=args.rate, duration=duration, count=args.count,
+            simulator,
+            send,
+            rate=args.rate,
+            duration=duration,
+            count=args.count,
             progress=progress_bar(duration, args.count),
         )
     finally:

@@ -123,7 +123,8 @@ class IngestFlow:
             except Exception as exc:  # the agent must survive anything
                 # the exception text may quote message content: log its type only
                 log.error(
-                    "unexpected %s, dead-lettering", type(exc).__name__,
+                    "unexpected %s, dead-lettering",
+                    type(exc).__name__,
                     extra={"code": "INTERNAL_ERROR"},
                 )
                 await self.dead_letter(event, exc)
@@ -147,8 +148,10 @@ class IngestFlow:
         message_id = inspected.header.message_id
         if self.seen.get(message_id.encode()) is not None:
             self.metrics.observe_duplicate(source)
-            log.info("duplicate", extra={"event": "duplicate", "message_id": message_id,
-                                         "source": source})
+            log.info(
+                "duplicate",
+                extra={"event": "duplicate", "message_id": message_id, "source": source},
+            )
             return
         try:
             accepted = self.pipeline.finish(inspected, trace_id=trace.trace_id)
@@ -173,10 +176,16 @@ class IngestFlow:
             message_type=inspected.message.code,
             created=inspected.header.created,
         )
-        log.info("delivered", extra={
-            "event": "delivered", "message_id": message_id, "source": source,
-            "destination": ",".join(destinations), "code": inspected.message.code,
-        })
+        log.info(
+            "delivered",
+            extra={
+                "event": "delivered",
+                "message_id": message_id,
+                "source": source,
+                "destination": ",".join(destinations),
+                "code": inspected.message.code,
+            },
+        )
 
     async def deliver(self, event: EventT[Any], accepted: Accepted, trace: Trace) -> None:
         inspected = accepted.inspected
@@ -204,7 +213,9 @@ class IngestFlow:
                 key=key, value=accepted.event, headers=base, partition=partition
             )
         if accepted.route.external:
-            await self.external.send(key=key, value=inspected.raw, headers=base, partition=partition)
+            await self.external.send(
+                key=key, value=inspected.raw, headers=base, partition=partition
+            )
         record = {
             "message_id": header.message_id,
             "standard": inspected.package.standard,
@@ -246,7 +257,13 @@ class IngestFlow:
         await self.deadletter.send(key=key, value=raw, headers=headers)
         self.metrics.observe_deadletter(source=source, stage=stage, code=code)
         # the detail may quote message content: it goes to the dead-letter headers only
-        log.info("dead-lettered", extra={
-            "event": "deadlettered", "source": source, "stage": stage, "code": code,
-            "offset": f"{message.topic}:{message.partition}:{message.offset}",
-        })
+        log.info(
+            "dead-lettered",
+            extra={
+                "event": "deadlettered",
+                "source": source,
+                "stage": stage,
+                "code": code,
+                "offset": f"{message.topic}:{message.partition}:{message.offset}",
+            },
+        )

@@ -21,9 +21,24 @@ from hub.settings import load_settings
 
 FRAGMENTS = [
     b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>',
-    b'<!ENTITY a "aaaaaaaaaa">', b"&e;", b"&#0;", b"<![CDATA[", b"]]>", b"<?pi x?>",
-    b"<!--", b"-->", b'xmlns="urn:x"', b"\xff\xfe", b"\x00", b"\xc3\x28", b"</", b"<a>" * 50,
-    b'version="99.99"', b"ags:05124000", b"dbs:1", b"xyz:1",
+    b'<!ENTITY a "aaaaaaaaaa">',
+    b"&e;",
+    b"&#0;",
+    b"<![CDATA[",
+    b"]]>",
+    b"<?pi x?>",
+    b"<!--",
+    b"-->",
+    b'xmlns="urn:x"',
+    b"\xff\xfe",
+    b"\x00",
+    b"\xc3\x28",
+    b"</",
+    b"<a>" * 50,
+    b'version="99.99"',
+    b"ags:05124000",
+    b"dbs:1",
+    b"xyz:1",
 ]
 
 
@@ -46,9 +61,13 @@ def seeds() -> tuple[tuple[str, bytes], ...]:
             kind = "standesamt" if package.standard == "XPersonenstand" else "meldebehoerde"
             author = by_kind[kind][i % len(by_kind[kind])]
             reader = by_kind["meldebehoerde"][(i + 1) % len(by_kind["meldebehoerde"])]
-            payload = generate(package, message, seed=i,
-                               author_key=region.authorities[author].dvdv_key,
-                               reader_key=region.authorities[reader].dvdv_key)
+            payload = generate(
+                package,
+                message,
+                seed=i,
+                author_key=region.authorities[author].dvdv_key,
+                reader_key=region.authorities[reader].dvdv_key,
+            )
             out.append((author, payload))
     return tuple(out)
 

@@ -16,10 +16,7 @@ from hub.topics import TopicNames
 
 from .harness import WorkerProcess, hub_env
 
-XXE = (
-    b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
-    b"<r>&x;</r>"
-)
+XXE = b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n<r>&x;</r>'
 
 
 def find(registry: SchemaRegistry, standard: str, code: str) -> tuple[SchemaPackage, MessageType]:
@@ -42,8 +39,14 @@ class Scenario:
     delivered: int = 0
     duplicates: int = 0
 
-    def deliver(self, topic: str, key: bytes | None, payload: bytes, readers: list[str],
-                external: bool = False) -> None:
+    def deliver(
+        self,
+        topic: str,
+        key: bytes | None,
+        payload: bytes,
+        readers: list[str],
+        external: bool = False,
+    ) -> None:
         self.sends.append((topic, key, payload))
         self.delivered += 1
         for reader in readers:
@@ -64,15 +67,15 @@ class Scenario:
 
     @property
     def all_topics(self) -> list[str]:
-        return sorted(set(self.expected) | {self.names.deadletter, self.names.external,
-                                            self.names.audit})
+        return sorted(
+            set(self.expected) | {self.names.deadletter, self.names.external, self.names.audit}
+        )
 
 
 def mixed_scenario(settings: Settings, names: TopicNames, seed: int = 7) -> Scenario:
     """Valid traffic for all nine authorities plus every kind of bad message."""
-    from hub.samples import generate
-
     from hub.header import read_header
+    from hub.samples import generate
     from hub.xmlsafe import parse_xml
 
     region = Region.load(settings.region_file)
@@ -88,8 +91,9 @@ def mixed_scenario(settings: Settings, names: TopicNames, seed: int = 7) -> Scen
         nonlocal n
         n += 1
         package, message = find(registry, standard, code)
-        payload = generate(package, message, seed=n, author_key=auth[author].dvdv_key,
-                           reader_key=reader_key)
+        payload = generate(
+            package, message, seed=n, author_key=auth[author].dvdv_key, reader_key=reader_key
+        )
         return payload, read_header(parse_xml(payload)).message_id.encode()
 
     def other(kind: str, than: str) -> str:
@@ -132,8 +136,11 @@ def mixed_scenario(settings: Settings, names: TopicNames, seed: int = 7) -> Scen
     scenario.dead(names.inbound(mb0), payload, "READER_UNKNOWN_PREFIX")
     # schema-invalid: the nachrichtenUUID loses its pattern
     payload, _ = make("XMeld", "0201", mb0, auth[other("meldebehoerde", mb0)].dvdv_key)
-    scenario.dead(names.inbound(mb0),
-                  payload.replace(b"nachrichtenUUID>", b"nachrichtenUUID>x", 1), "SCHEMA_INVALID")
+    scenario.dead(
+        names.inbound(mb0),
+        payload.replace(b"nachrichtenUUID>", b"nachrichtenUUID>x", 1),
+        "SCHEMA_INVALID",
+    )
     # hostile, unknown, empty, not XML
     scenario.dead(names.inbound(mb0), XXE, "XML_ENTITY_FORBIDDEN")
     scenario.dead(names.inbound(mb0), b'<m xmlns="urn:unbekannt"/>', "UNKNOWN_NAMESPACE")

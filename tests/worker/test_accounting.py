@@ -40,12 +40,17 @@ def test_mixed_stream_exact_counts(
 
     # dead letters carry the original bytes and their source coordinates
     payloads = {value for _, _, value in scenario.sends}
-    for record, headers in zip(out.records[names.deadletter], out.headers(names.deadletter),
-                               strict=True):
+    for record, headers in zip(
+        out.records[names.deadletter], out.headers(names.deadletter), strict=True
+    ):
         assert record.value in payloads  # type: ignore[attr-defined]
         assert headers["xoev-source-topic"].decode().startswith(f"{names.prefix}xoev.in.")
-        for name in ("xoev-error-stage", "xoev-error-detail", "xoev-source-partition",
-                     "xoev-source-offset"):
+        for name in (
+            "xoev-error-stage",
+            "xoev-error-detail",
+            "xoev-source-partition",
+            "xoev-source-offset",
+        ):
             assert headers[name]
 
     # outputs carry the contract headers and the unchanged bytes
@@ -54,8 +59,14 @@ def test_mixed_stream_exact_counts(
             for record, headers in zip(out.records[topic], out.headers(topic), strict=True):
                 assert record.value in payloads  # type: ignore[attr-defined]
                 assert record.key == headers["xoev-message-id"]  # type: ignore[attr-defined]
-                assert {"xoev-standard", "xoev-version", "xoev-message-type", "xoev-author",
-                        "xoev-reader", "traceparent"} <= set(headers)
+                assert {
+                    "xoev-standard",
+                    "xoev-version",
+                    "xoev-message-type",
+                    "xoev-author",
+                    "xoev-reader",
+                    "traceparent",
+                } <= set(headers)
 
     # audit records: metadata only
     for record in out.records[names.audit]:

@@ -24,8 +24,9 @@ UUID = "3f1c2a4e-9b7d-4e21-8c55-0a1b2c3d4e5f"
 def _seed(bootstrap: str, prefix: str) -> TopicNames:
     names = TopicNames(prefix)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap)
-    admin.create_topics([NewTopic(names.deadletter, 1, 1),
-                         NewTopic(names.inbound("solingen.meldebehoerde"), 1, 1)])
+    admin.create_topics(
+        [NewTopic(names.deadletter, 1, 1), NewTopic(names.inbound("solingen.meldebehoerde"), 1, 1)]
+    )
     admin.close()
     producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
     for offset, code in enumerate(["SCHEMA_INVALID", "XML_ENTITY_FORBIDDEN"]):
@@ -34,10 +35,12 @@ def _seed(bootstrap: str, prefix: str) -> TopicNames:
             key=f"{names.inbound('solingen.meldebehoerde')}:0:{offset}".encode(),
             value=f"<x><nachrichtenUUID>{UUID}</nachrichtenUUID>{offset}</x>".encode(),
             headers=[
-                ("xoev-error-stage", b"validate"), ("xoev-error-code", code.encode()),
+                ("xoev-error-stage", b"validate"),
+                ("xoev-error-code", code.encode()),
                 ("xoev-error-detail", b"detail"),
                 ("xoev-source-topic", names.inbound("solingen.meldebehoerde").encode()),
-                ("xoev-source-partition", b"0"), ("xoev-source-offset", str(offset).encode()),
+                ("xoev-source-partition", b"0"),
+                ("xoev-source-offset", str(offset).encode()),
             ],
         )
     producer.flush()
@@ -56,8 +59,11 @@ def test_list_filter_and_replay(kafka_bootstrap: str, topic_prefix: str) -> None
     assert [e.id for e in only] == [entries[1].id]
     assert replay(settings, only) == 1
     consumer = KafkaConsumer(
-        names.inbound("solingen.meldebehoerde"), bootstrap_servers=kafka_bootstrap,
-        auto_offset_reset="earliest", consumer_timeout_ms=10000, group_id=None,
+        names.inbound("solingen.meldebehoerde"),
+        bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=10000,
+        group_id=None,
     )
     record = next(iter(consumer))
     consumer.close()
@@ -71,8 +77,14 @@ def test_cli_list_show_and_errors(kafka_bootstrap: str, topic_prefix: str) -> No
     env = hub_env(kafka_bootstrap, topic_prefix)
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "hub", "dlq", *args], env=env, cwd=REPO,
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "hub", "dlq", *args],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     listed = cli("list")
     assert listed.returncode == 0, listed.stderr

@@ -35,15 +35,20 @@ def templates(settings: Settings, count: int = 12) -> list[tuple[str, bytes]]:
     for i in range(count):
         author = meldebehoerden[i % len(meldebehoerden)]
         reader = meldebehoerden[(i + 1) % len(meldebehoerden)]
-        payload = generate(package, message, seed=100 + i,
-                           author_key=region.authorities[author].dvdv_key,
-                           reader_key=region.authorities[reader].dvdv_key)
+        payload = generate(
+            package,
+            message,
+            seed=100 + i,
+            author_key=region.authorities[author].dvdv_key,
+            reader_key=region.authorities[reader].dvdv_key,
+        )
         out.append((names.inbound(author), payload))
     return out
 
 
-def fresh_copies(base: list[tuple[str, bytes]], n: int, key: str | None = None
-                 ) -> tuple[list[tuple[str, bytes | None, bytes]], list[str]]:
+def fresh_copies(
+    base: list[tuple[str, bytes]], n: int, key: str | None = None
+) -> tuple[list[tuple[str, bytes | None, bytes]], list[str]]:
     """n messages made from the templates, each with a new nachrichtenUUID."""
     sends: list[tuple[str, bytes | None, bytes]] = []
     ids = []
@@ -83,8 +88,10 @@ def test_kill_9_mid_run_loses_nothing(
     for record, headers in zip(out.records[names.audit], out.headers(names.audit), strict=True):
         assert record.key == headers["xoev-message-id"]
     with capsys.disabled():
-        print(f"\ncrash test: 10000 sent, {len(seen)} distinct delivered, "
-              f"{duplicates} duplicate deliveries after kill -9")
+        print(
+            f"\ncrash test: 10000 sent, {len(seen)} distinct delivered, "
+            f"{duplicates} duplicate deliveries after kill -9"
+        )
 
 
 def test_two_workers_share_partitions_and_survive_one_stopping(
