@@ -46,7 +46,6 @@ FRAGMENTS = [
 def seeds() -> tuple[tuple[str, bytes], ...]:
     """Valid messages (source authority id, payload) of every bundled message type."""
     from hub.samples import generate
-
     from hub.schemas import SchemaRegistry
 
     settings = load_settings()
