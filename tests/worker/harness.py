@@ -11,13 +11,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kafka import KafkaConsumer, KafkaProducer
+from kafka import KafkaProducer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -117,35 +116,61 @@ def drain(
     settle: float = 3.0,
 ) -> Drained:
     """Read topics from the beginning until the expected counts are reached
-    (then ``settle`` seconds more, to catch anything extra) or ``timeout``."""
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=f"drain-{uuid.uuid4()}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    consumer.subscribe(list(topics))
+    (then ``settle`` seconds more, to catch anything extra) or ``timeout``.
+
+    Uses aiokafka: kafka-python 3.0.12's ``poll(timeout_ms=…)`` was seen blocking
+    far past its timeout on these topics.
+    """
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
     out = Drained()
-    deadline = time.monotonic() + timeout
-    settled_at: float | None = None
 
     def reached() -> bool:
         if until is not None and any(out.count(t) < n for t, n in until.items()):
             return False
         return not (total is not None and sum(out.count(t) for t in topics) < total)
 
-    try:
-        while time.monotonic() < deadline:
-            batch = consumer.poll(timeout_ms=500)
-            for tp, records in batch.items():
-                out.records[tp.topic].extend(records)
-            if reached():
-                settled_at = settled_at or time.monotonic()
-                if time.monotonic() - settled_at >= settle:
-                    break
-    finally:
-        consumer.close()
+    async def run() -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            max_partition_fetch_bytes=8 << 20,
+        )
+        await consumer.start()
+        try:
+            tps = [
+                TopicPartition(t, p)
+                for t in topics
+                for p in (consumer.partitions_for_topic(t) or await _partitions(consumer, t))
+            ]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            deadline = time.monotonic() + timeout
+            settled_at: float | None = None
+            while time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=300)
+                for tp, records in batch.items():
+                    out.records[tp.topic].extend(records)
+                if reached():
+                    settled_at = settled_at or time.monotonic()
+                    if time.monotonic() - settled_at >= settle:
+                        break
+        finally:
+            await consumer.stop()
+
+    asyncio.run(run())
+    for records in out.records.values():
+        records.sort(key=lambda r: (r.partition, r.offset))  # type: ignore[attr-defined]
     return out
+
+
+async def _partitions(consumer: object, topic: str) -> set[int]:
+    client = consumer._client  # type: ignore[attr-defined]
+    await client.force_metadata_update()
+    return set(client.cluster.partitions_for_topic(topic) or {0})
 
 
 def duplicates_of(keys: Iterable[bytes]) -> dict[bytes, int]:
