@@ -248,3 +248,22 @@ def test_header_values_can_be_overridden_and_generators_are_cached() -> None:
     assert header(etree.fromstring(data), "identifikation.nachricht/erstellungszeitpunkt") == now
     assert generator_for(package) is generator_for(package)
     assert generator_for(package) is not generator_for(local_package("xmeld-25.05"))
+
+
+def test_addresses_are_coherent() -> None:
+    """Postcode, municipality and AGS of one address belong to the same city."""
+    expected = {"Wuppertal": ("421", "422", "423", "05124000"),
+                "Solingen": ("426", "427", "05122000"),
+                "Remscheid": ("428", "05120000")}
+    package = local_package("xmeld-25.11a")
+    checked = 0
+    for seed in range(20):
+        for element in etree.fromstring(generate(package, "0201", seed=seed)).iter():
+            fields = {etree.QName(c).localname: c.text or "" for c in element}
+            city = fields.get("wohnort")
+            if city in expected and "postleitzahl" in fields:
+                prefixes = expected[city]
+                assert fields["postleitzahl"].startswith(prefixes[:-1]), fields
+                assert fields.get("gemeindeschluessel", prefixes[-1]) == prefixes[-1], fields
+                checked += 1
+    assert checked > 20
