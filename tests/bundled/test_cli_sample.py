@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 import pytest
-from bundled_support import local_package
+from bundled_support import hub_schemas, local_package
 
 from hub.commands import schemas_sample
 from hub.errors import ConfigError
@@ -23,7 +23,7 @@ def test_package_spec_accepts_dash_and_colon_case_insensitively() -> None:
 
 def test_command_writes_valid_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                    capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("hub.schemas")
+    hub_schemas()
     from hub.cli import main
 
     monkeypatch.setenv("HUB_SCHEMA_DIR", str(tmp_path / "installed"))
@@ -43,7 +43,7 @@ def test_command_writes_valid_files(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 def test_unknown_message_is_one_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("hub.schemas")
+    hub_schemas()
     from hub.cli import main
 
     monkeypatch.setenv("HUB_SCHEMA_DIR", str(tmp_path))

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from bundled_support import GOLDEN, PACKAGE_DIRS, bundled_package, local_package
+from bundled_support import GOLDEN, PACKAGE_DIRS, bundled_package, hub_schemas, local_package
 from lxml import etree
 
 VALID = sorted(GOLDEN.glob("*/*.xml"))
@@ -65,7 +65,7 @@ def test_same_root_in_both_xmeld_releases_validates_against_its_own_release() ->
 
 
 def test_both_xmeld_releases_load_side_by_side_in_the_registry() -> None:
-    schemas = pytest.importorskip("hub.schemas")
+    schemas = hub_schemas()
     registry = schemas.SchemaRegistry([
         bundled_package(p.name) for p in PACKAGE_DIRS
     ])
@@ -77,7 +77,7 @@ def test_both_xmeld_releases_load_side_by_side_in_the_registry() -> None:
 
 
 def test_every_golden_instance_is_identified_and_valid_through_the_registry() -> None:
-    schemas = pytest.importorskip("hub.schemas")
+    schemas = hub_schemas()
     registry = schemas.SchemaRegistry([bundled_package(p.name) for p in PACKAGE_DIRS])
     for path in VALID:
         root = etree.fromstring(path.read_bytes())

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bundled_support import LocalPackage, official_or_skip, official_package
+from bundled_support import LocalPackage, hub_schemas, official_or_skip, official_package
 from lxml import etree
 
 from hub.samples import generate
@@ -62,7 +62,7 @@ def test_official_xpersonenstand_sta2mb() -> None:
 
 
 def test_installed_official_package_wins_and_generates(tmp_path: Path) -> None:
-    schemas = pytest.importorskip("hub.schemas")
+    schemas = hub_schemas()
     if not hasattr(schemas, "install"):
         pytest.skip("hub.schemas.install not available yet")
     official = official_or_skip()
