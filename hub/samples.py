@@ -85,7 +85,7 @@ class PackageLike(Protocol):
 DEFAULT_KEYS: Mapping[str, tuple[str, str]] = {
     "XMeld": ("ags:05124000", "ags:05122000"),
     "XPersonenstand": ("psw:05124000", "ags:05122000"),
-    "XAuslaender": ("ags:05124000", "azr:05124000"),
+    "XAuslaender": ("ags:05124000", "abh:05124000"),
 }
 _FALLBACK_KEYS = ("ags:05124000", "ags:05120000")
 
