@@ -170,3 +170,12 @@ def official_package(set_name: str, tops: tuple[str, ...], root_pattern: str) ->
     package.messages = {m.qname: m for m in messages}
     package.namespaces = (schema.target_namespace,)
     return package
+
+
+def lxml_errors(package: Any, data: bytes) -> list[str]:
+    """lxml errors of one instance against a package's compiled schema (empty when valid)."""
+    schema = package.lxml_schema()
+    document = etree.fromstring(data, etree.XMLParser(resolve_entities=False))
+    if schema.validate(document):
+        return []
+    return [f"{e.line}: {e.message}" for e in schema.error_log]  # type: ignore[attr-defined]
