@@ -13,6 +13,7 @@ import random
 import sys
 import time
 import tomllib
+from datetime import UTC, datetime
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from hub.schemas import MessageType, SchemaPackage, SchemaRegistry
 from hub.settings import DEFAULT_CONFIG_DIR
 
 DEFAULT_FLOWS = DEFAULT_CONFIG_DIR / "simulation.toml"
+#: the header's creation time: simulated messages are created "now"
+CREATED = "nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt"
 
 
 class Flow(BaseModel):
@@ -135,6 +138,7 @@ class Simulator:
             seed=self.rng.getrandbits(63),
             author_key=author.dvdv_key,
             reader_key=reader.dvdv_key,
+            overrides={CREATED: datetime.now(UTC).isoformat(timespec="milliseconds")},
         )
         message_id = read_header(parse_xml(payload)).message_id
         return SimulatedMessage(flow.name, author, reader, message_id, payload)
