@@ -112,7 +112,17 @@ def _prepare(parsed: Any) -> list[tuple[str, Any]]:
         elif op is C.CATEGORY:
             program.append(("class", _CharClass([(C.CATEGORY, av)])))
         elif op is C.BRANCH:
-            program.append(("branch", [_prepare(alt) for alt in av[1]]))
+            alternatives = [_prepare(alt) for alt in av[1]]
+            # prefer a plain character class (e.g. DIN 91379: base letters over the
+            # long list of letter + combining-mark sequences)
+            classes = [(len(alt[0][1].preferred), alt[0][1].total, i)
+                       for i, alt in enumerate(alternatives)
+                       if len(alt) == 1 and alt[0][0] == "class"]
+            plain = max(classes)[2] if classes else None
+            # alternatives that start with a Latin-1/Latin Extended-A character: every
+            # validator's Unicode tables agree on those (not so on e.g. U+1E9E)
+            safe = [alt for alt in alternatives if alt and _starts_safe(alt[0])] or alternatives
+            program.append(("branch", (alternatives, plain, safe)))
         elif op is C.SUBPATTERN:
             program.append(("group", _prepare(av[-1])))
         elif op is C.ATOMIC_GROUP:
@@ -125,6 +135,15 @@ def _prepare(parsed: Any) -> list[tuple[str, Any]]:
         else:
             raise ValueError(f"unsupported regex construct {op}")
     return program
+
+
+def _starts_safe(op: tuple[str, Any]) -> bool:
+    kind, arg = op
+    if kind == "lit":
+        return bool(ord(arg) < 0x180)
+    if kind == "class":
+        return bool(arg.safe)
+    return kind in ("group", "repeat", "branch")
 
 
 @lru_cache(maxsize=2048)
@@ -149,7 +168,11 @@ def _emit(program: list[tuple[str, Any]], rng: random.Random, size: int, out: li
         elif kind == "group":
             _emit(arg, rng, size, out)
         elif kind == "branch":
-            _emit(rng.choice(arg), rng, size, out)
+            alternatives, plain, safe = arg
+            if plain is not None and rng.random() < 0.8:
+                _emit(alternatives[plain], rng, size, out)
+            else:
+                _emit(rng.choice(safe), rng, size, out)
         else:
             low, high, sub = arg
             upper = low + size if high is None else min(high, low + size)

@@ -85,7 +85,7 @@ class PackageLike(Protocol):
 DEFAULT_KEYS: Mapping[str, tuple[str, str]] = {
     "XMeld": ("ags:05124000", "ags:05122000"),
     "XPersonenstand": ("psw:05124000", "ags:05122000"),
-    "XAuslaender": ("ags:05124000", "azr:05124000"),
+    "XAuslaender": ("ags:05124000", "abh:05124000"),
 }
 _FALLBACK_KEYS = ("ags:05124000", "ags:05120000")
 
@@ -329,7 +329,11 @@ class SampleGenerator:
         content = xsd_type.content
         if content is None or not hasattr(content, "model"):
             return
-        children: dict[str, Any] = {"codelike": self._is_codelike(xsd_type)}
+        # one place (municipality, AGS, postcodes, streets) per address subtree
+        local = path[-1].lower() if path else ""
+        fresh = not path or any(w in local for w in ("anschrift", "wohnung", "gebaeude"))
+        box = {} if fresh or "box" not in scope else scope["box"]
+        children: dict[str, Any] = {"codelike": self._is_codelike(xsd_type), "box": box}
         for particle in self._particles(content, depth, ctx):
             self._particle(node, particle, path, depth, ctx, children)
 
@@ -519,7 +523,10 @@ class SampleGenerator:
             size = 8 if attempt < 10 else 2 + attempt
             if spec.max_length is not None:
                 size = max(1, min(size, spec.max_length))
-            return sample(spec.patterns[attempt % len(spec.patterns)], rng, size)
+            drawn = sample(spec.patterns[attempt % len(spec.patterns)], rng, size)
+            if not drawn.strip() and attempt < 10:
+                return None  # an empty or blank value is legal but says nothing: retry
+            return drawn
         if maker is None:
             return None
         return maker(spec, rng)
@@ -728,9 +735,10 @@ _Place = tuple[str, str, tuple[str, ...], tuple[str, ...]]
 
 
 def _place(scope: dict[str, Any], rng: random.Random) -> _Place:
-    place: _Place | None = scope.get("place")
+    box: dict[str, Any] = scope.setdefault("box", {})
+    place: _Place | None = box.get("place")
     if place is None:
-        place = scope["place"] = rng.choice(_REGION)
+        place = box["place"] = rng.choice(_REGION)
     return place
 
 
@@ -772,6 +780,12 @@ def _hint_tags(tail: tuple[str, ...], kind: str) -> tuple[str, ...]:
             found.append("given")
         if last in _SIMPLE_TAGS:
             found.append(_SIMPLE_TAGS[last])
+        elif last.startswith("wohnort") or last.endswith("gemeindename"):
+            found.append("city")
+        elif last == "wohnungsinhaber":
+            found.append("surname")
+        elif last.startswith("stockwerk"):
+            found.append("floor")
         if last in ("behoerde", "behoerdenname", "ausstellendebehoerde", "name") and (
                 "nachweis" in context or "behoerde" in last or "eintrag" in context):
             found.append("office")
@@ -781,8 +795,15 @@ def _hint_tags(tail: tuple[str, ...], kind: str) -> tuple[str, ...]:
             found.append("contactkey")
         elif last == "kennung" and ("autor" in context or "leser" in context):
             found.append("author" if "autor" in context else "reader")
-    if last == "code" and ("staat" in context or "staatsangehoerigkeit" in context):
-        found.append("state")
+    if last == "code":
+        if "staat" in context or "staatsangehoerigkeit" in context:
+            found.append("state")
+        elif "kanal" in context:
+            found.append("channel")
+        elif "gemeindeschluessel" in context:
+            found.append("ags")
+        elif "geschlecht" in context:
+            found.append("sex")
     if kind == "date":
         if "geburt" in context:
             found.append("birthdate")
@@ -845,6 +866,12 @@ def _hinted(spec: _Simple, path: tuple[str, ...], rng: random.Random, scope: dic
             yield f"{rng.choice(('Frau', 'Herr'))} {rng.choice(SURNAMES)}"
         elif tag == "state":
             yield rng.choice(_STAATEN)
+        elif tag == "floor":
+            yield rng.choice(("EG", "1. OG links", "2. OG rechts", "3. OG Mitte", "DG"))
+        elif tag == "channel":
+            yield rng.choice(("01", "02", "04"))
+        elif tag == "sex":
+            yield rng.choice(("m", "w", "d", "x"))
         elif tag == "birthdate":
             yield _rand_date(rng, 1938, 2024).isoformat()
         elif tag == "futuredate":
