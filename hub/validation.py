@@ -33,7 +33,7 @@ from hub.xmlsafe import Limits, parse_xml
 if TYPE_CHECKING:
     from hub.schemas import MessageType, SchemaPackage, SchemaRegistry
 
-__all__ = ["MAX_PROBLEMS", "Problem", "ValidationReport", "check", "validate_root"]
+__all__ = ["MAX_PROBLEMS", "Problem", "ValidationReport", "check", "explain", "validate_root"]
 
 #: at most this many problems per report (libxml2 may report hundreds)
 MAX_PROBLEMS = 50

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -81,9 +82,15 @@ def hardened_parser() -> etree.XMLParser:
     return parser
 
 
-# One parser per thread would be needed for threads; the hub parses on one
-# event-loop thread per process. lxml parsers are reusable between parses.
-_PARSER = hardened_parser()
+# lxml parsers are reusable but not thread-safe: one per thread.
+_THREAD = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    parser: etree.XMLParser | None = getattr(_THREAD, "parser", None)
+    if parser is None:
+        parser = _THREAD.parser = hardened_parser()
+    return parser
 
 
 @lru_cache(maxsize=16)
@@ -166,7 +173,7 @@ def parse_xml(data: bytes, limits: Limits = Limits()) -> etree._Element:
     if code is not None:
         raise ParseError(_DECL_TEXT[code], code=code, line=1)
     try:
-        root = etree.fromstring(data, _PARSER)
+        root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         raise _classify(data, exc) from None
     except ParseError as exc:  # raised by _RefuseAll: something asked for a resource

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,12 @@ def mini_registry(tmp_path_factory: pytest.TempPathFactory) -> SchemaRegistry:
 
 
 @pytest.fixture(scope="session")
-def official_schema_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Every official set installed with ``xoev-hub schemas add`` into a tmp HUB_SCHEMA_DIR."""
+def official_schema_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every official set installed with ``xoev-hub schemas add`` into a tmp HUB_SCHEMA_DIR.
+
+    ``HUB_SCHEMA_DIR`` is set only while the commands run: the installed official
+    XMeld 25.11a would otherwise shadow the bundled one in other tests.
+    """
     if not OFFICIAL.is_dir():
         pytest.skip(f"official XÖV sets not found at {OFFICIAL} (../shared is absent)")
     from hub.cli import main
@@ -33,12 +36,12 @@ def official_schema_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pa
     try:
         for name in OFFICIAL_SETS:
             assert main(["schemas", "add", str(OFFICIAL / name)]) == 0, name
-        yield schema_dir
     finally:
         if previous is None:
             os.environ.pop("HUB_SCHEMA_DIR", None)
         else:
             os.environ["HUB_SCHEMA_DIR"] = previous
+    return schema_dir
 
 
 @pytest.fixture(scope="session")
