@@ -1,35 +1,31 @@
 """STAND-IN for the lead's Faust worker (issue 5), used ONLY until the real
 worker is on main: copies ``xoev.in.<a>`` to ``xoev.out.<b>.xml`` where ``b``
-is the authority of the message's ``leser/kennung``. It does not validate,
-convert or audit; it dedupes on nachrichtenUUID in memory. Replace its uses
-with the real worker once that lands.
+is the authority whose DVDV key is the message's reader (``leser/kennung``,
+read with ``hub.header``). It does not validate, convert or audit; it dedupes
+on nachrichtenUUID in memory. Replace its uses with the real worker once that
+lands.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from lxml import etree
 
-from hub.topics import H_AUTHOR, H_MESSAGE_ID, H_READER, TopicNames
-
-
-def _first(root: etree._Element, path: str) -> str:
-    found = root.xpath(path)
-    assert isinstance(found, list) and found, path
-    return str(found[0]).strip()
+from hub.header import read_header
+from hub.region import Region
+from hub.topics import H_AUTHOR, H_MESSAGE_ID, H_MESSAGE_TYPE, H_READER, TopicNames
+from hub.xmlsafe import parse_xml
 
 
 class StandInWorker:
-    def __init__(self, bootstrap: str, topics: TopicNames, sources: list[str],
-                 readers: Mapping[str, str]) -> None:
+    def __init__(self, bootstrap: str, topics: TopicNames, region: Region,
+                 sources: list[str]) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
+        self.region = region
         self.sources = sources
-        self.readers = readers
         self.seen: set[str] = set()
         self.duplicates = 0
         self._task: asyncio.Task[None] | None = None
@@ -56,17 +52,20 @@ class StandInWorker:
 
     async def _run(self) -> None:
         async for record in self._consumer:
-            root = etree.fromstring(record.value, etree.XMLParser(resolve_entities=False))
-            mid = _first(root, "//*[local-name()='nachrichtenUUID']/text()")
-            reader = _first(root, "//*[local-name()='leser']/*[local-name()='kennung']/text()")
-            author = _first(root, "//*[local-name()='autor']/*[local-name()='kennung']/text()")
-            if mid in self.seen:
+            header = read_header(parse_xml(record.value))
+            if header.message_id in self.seen:
                 self.duplicates += 1
             else:
-                self.seen.add(mid)
+                self.seen.add(header.message_id)
+                reader = header.reader_keys[0]
+                authority = self.region.by_dvdv_key(reader)
+                assert authority is not None, reader
                 await self._producer.send_and_wait(
-                    self.topics.out_xml(self.readers[reader]), record.value, key=mid.encode(),
-                    headers=[(H_MESSAGE_ID, mid.encode()), (H_AUTHOR, author.encode()),
+                    self.topics.out_xml(authority.id), record.value,
+                    key=header.message_id.encode(),
+                    headers=[(H_MESSAGE_ID, header.message_id.encode()),
+                             (H_MESSAGE_TYPE, header.message_code.encode()),
+                             (H_AUTHOR, header.author_key.encode()),
                              (H_READER, reader.encode())],
                 )
             await self._consumer.commit()

@@ -21,7 +21,7 @@ from hub.settings import Settings
 from hub.testing import wait_for
 from hub.testing.builtin import WebhookReceiver, drop_file, free_port
 from hub.topics import TopicNames
-from tests.adapters.conftest import READERS, region, xoev_message
+from tests.adapters.conftest import region, sample, xoev_message
 from tests.adapters.standin_worker import StandInWorker
 
 pytestmark = pytest.mark.kafka
@@ -55,18 +55,19 @@ def test_file_dropped_in_solingen_arrives_in_wuppertals_outbox(
 ) -> None:
     inbox, outbox = tmp_path / "solingen-in", tmp_path / "wuppertal-out"
     reg = CollectorRegistry()
-    runtime = AdapterRuntime(kafka_settings, region({
+    the_region = region({
         "solingen.meldebehoerde": [{"type": "directory-inbound",
                                     "config": {"path": str(inbox), "poll_seconds": 0.05}}],
         "wuppertal.meldebehoerde": [{"type": "directory-outbound", "name": "outbox",
                                      "config": {"path": str(outbox)}}],
-    }), metrics=AdapterMetrics(reg))
-    messages = {f"m{n}.xml": xoev_message("solingen.meldebehoerde", "wuppertal.meldebehoerde")
-                for n in range(5)}
+    })
+    runtime = AdapterRuntime(kafka_settings, the_region, metrics=AdapterMetrics(reg))
+    messages = {f"m{n}.xml": sample("XMeld", "25.11a", "0201", "solingen.meldebehoerde",
+                                    "wuppertal.meldebehoerde", seed=n) for n in range(5)}
 
     async def scenario() -> None:
         async with StandInWorker(kafka_settings.bootstrap, TopicNames(kafka_settings.topic_prefix),
-                                 ["solingen.meldebehoerde"], READERS):
+                                 the_region, ["solingen.meldebehoerde"]):
             await runtime.start()
             try:
                 for name, payload in messages.items():
@@ -95,7 +96,7 @@ def test_http_post_by_remscheids_standesamt_reaches_the_meldebehoerde_webhook(
     hook_port = free_port()
     http_port = free_port()
     reg = CollectorRegistry()
-    runtime = AdapterRuntime(kafka_settings, region({
+    the_region = region({
         "remscheid.standesamt": [{"type": "http-inbound",
                                   "config": {"token_sha256": [token_digest(TOKEN)]}}],
         "remscheid.meldebehoerde": [{
@@ -103,14 +104,17 @@ def test_http_post_by_remscheids_standesamt_reaches_the_meldebehoerde_webhook(
             "config": {"url": f"http://127.0.0.1:{hook_port}/hook", "secret": SECRET,
                        "timeout_seconds": 2},
         }],
-    }), metrics=AdapterMetrics(reg), http_listen=("127.0.0.1", http_port))
-    bodies = [xoev_message("remscheid.standesamt", "remscheid.meldebehoerde") for _ in range(4)]
+    })
+    runtime = AdapterRuntime(kafka_settings, the_region, metrics=AdapterMetrics(reg),
+                             http_listen=("127.0.0.1", http_port))
+    bodies = [sample("XPersonenstand", "25.11", "031010", "remscheid.standesamt",
+                     "remscheid.meldebehoerde", seed=n) for n in range(4)]
     url = f"http://127.0.0.1:{http_port}/v1/authorities/remscheid.standesamt/messages"
     answers: list[dict[str, Any]] = []
 
     async def scenario() -> WebhookReceiver:
         async with StandInWorker(kafka_settings.bootstrap, TopicNames(kafka_settings.topic_prefix),
-                                 ["remscheid.standesamt"], READERS):
+                                 the_region, ["remscheid.standesamt"]):
             await runtime.start()
             try:
                 async with aiohttp.ClientSession(
@@ -120,9 +124,13 @@ def test_http_post_by_remscheids_standesamt_reaches_the_meldebehoerde_webhook(
                                              headers={"Content-Type": "application/xml"}) as r:
                             assert r.status == 202, await r.text()
                             answers.append(await r.json())
-                    async with http.post(url, data=b"<nachricht>",
+                    invalid = bodies[0].replace(b"nachrichtenUUID>", b"nachrichtenUUIDx>")
+                    async with http.post(url, data=invalid,
                                          headers={"Content-Type": "application/xml"}) as r:
-                        assert r.status == 422  # refused by the adapter: counted, not produced
+                        assert r.status == 422  # XSD-invalid: refused, counted, not produced
+                        report = await r.json()
+                        assert report["standard"] == "XPersonenstand"
+                        assert report["problems"][0]["code"].startswith("SCHEMA")
                 # the webhook is down (nothing listens): failed attempts pile up
                 hook = {"adapter": "webhook", "authority": "remscheid.meldebehoerde",
                         "direction": "sink"}
@@ -139,13 +147,13 @@ def test_http_post_by_remscheids_standesamt_reaches_the_meldebehoerde_webhook(
     assert receiver.bad_signatures == 0
     assert {a["message_id"] for a in answers} == set(receiver.received)
     some = next(iter(receiver.headers.values()))
-    assert some["xoev-author"] == "test:remscheid.standesamt"
+    assert some["xoev-author"] == "psw:05120000" and some["xoev-message-type"] == "031010"
     assert len(some["callback-authentication"]) == 128
     http = {"adapter": "http-inbound", "authority": "remscheid.standesamt",
             "direction": "source"}
     assert metric(reg, "xoev_hub_adapter_messages_total", **http, outcome="produced") == 4
     assert metric(reg, "xoev_hub_adapter_messages_total", **http, outcome="rejected") == 1
-    assert metric(reg, "xoev_hub_adapter_errors_total", **http, code="XML_MALFORMED") == 1
+    assert metric(reg, "xoev_hub_adapter_messages_total", **http, outcome="rejected") == 1
     hook = {"adapter": "webhook", "authority": "remscheid.meldebehoerde", "direction": "sink"}
     assert metric(reg, "xoev_hub_adapter_messages_total", **hook, outcome="delivered") == 4
     assert metric(reg, "xoev_hub_adapter_messages_total", **hook, outcome="deadlettered") == 0
