@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import tomllib
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +16,6 @@ from hub.region import Region
 from hub.samples import generate
 from hub.schemas import SchemaRegistry
 from hub.settings import DEFAULT_CONFIG_DIR, Settings, load_settings
-from hub.topics import TopicNames
 
 AUTHORITIES = [
     f"{city}.{kind}"
@@ -81,12 +80,23 @@ async def create_topics(bootstrap: str, names: list[str],
 
 @pytest.fixture
 def kafka_settings(kafka_bootstrap: str, topic_prefix: str) -> Iterator[Settings]:
-    """Settings on the real broker under a fresh prefix, with every contract topic."""
+    """Settings on the real broker under a fresh prefix, with every contract topic
+    (created by ``hub.topology.apply_topics``, as ``xoev-hub topics apply`` does)."""
+    from hub.topology import apply_topics
+
     settings = load_settings(bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix,
                              consumer_group=f"{topic_prefix}hub")
-    names = TopicNames(topic_prefix)
-    topics = [names.deadletter]
-    for a in AUTHORITIES:
-        topics += [names.inbound(a), names.out_xml(a)]
-    asyncio.run(create_topics(kafka_bootstrap, topics))
+    apply_topics(settings, Region.load(settings.region_file))
     yield settings
+
+
+@pytest.fixture
+def hub_worker(kafka_settings: Settings, tmp_path: Path) -> Iterator[Any]:
+    """The real worker (``python -m hub worker``) on the test's topics."""
+    from tests.worker.harness import WorkerProcess, hub_env
+
+    worker = WorkerProcess(hub_env(kafka_settings.bootstrap, kafka_settings.topic_prefix),
+                           tmp_path / "worker.log").start()
+    yield worker
+    if worker.alive():
+        worker.stop()
