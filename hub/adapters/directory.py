@@ -146,7 +146,7 @@ class DirectorySource(Source):
             raise TransientError(f"inbox file unreadable: {exc.strerror}") from exc
         result = self._check(data)
         if not result.valid:
-            problem = result.problems[0]
+            problem = result.report.problems[0]
             await asyncio.to_thread(self._fail, path, problem.code, problem.message)
             self.context.rejected(problem.code)
             return

@@ -1,163 +1,115 @@
-"""Early checks sources run before handing a message to the hub.
+"""The synchronous checks sources run before handing a message to the hub.
 
-The worker is the authority on validity (it validates against the XSD and
-dead-letters); sources check early so that a sender gets an answer at once.
-``precheck`` is the hardened well-formedness check (no DTD, no entities, no
-network, bounded size and depth) that also reads the nachrichtenUUID.
+The worker is the authority on validity (it validates and dead-letters);
+sources check early so that a sender gets an answer at once.
 
-Adding the full XSD check is one line where the gateway is built::
+* :func:`default_checker` — hardened parsing (:func:`hub.xmlsafe.parse_xml`:
+  no DTD, no entities, no network, bounded size and depth). Used by the
+  directory inbound and by HTTP inbound without a schema registry.
+* :func:`validating_checker` — the same parse, then :mod:`hub.validation`
+  (identify the message, XSD-validate it) on the parsed tree. Used by HTTP
+  inbound in the runtime, so that a sender gets the validation report as 422.
 
-    checker = with_validation(default_checker(max_bytes),
-                              lambda data: hub.validation.check(data, registry, limits))
-
-``with_validation`` accepts any report with ``valid`` and ``problems`` (the
-shape of ``hub.validation.ValidationReport``) and answers with it as JSON.
+Both also read the nachrichtenUUID (for the Kafka key and idempotency).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-XML_EMPTY = "XML_EMPTY"
-XML_TOO_LARGE = "XML_TOO_LARGE"
-XML_TOO_DEEP = "XML_TOO_DEEP"
-XML_DTD_FORBIDDEN = "XML_DTD_FORBIDDEN"
-XML_MALFORMED = "XML_MALFORMED"
+from hub.errors import MessageError, UnknownMessageError
+from hub.validation import Problem, ValidationReport, validate_root
+from hub.xmlsafe import Limits, parse_xml
 
+if TYPE_CHECKING:
+    from hub.schemas import SchemaRegistry
 
-@dataclass(frozen=True)
-class Problem:
-    """Same fields as ``hub.validation.Problem``."""
-
-    code: str
-    message: str
-    line: int | None = None
-    column: int | None = None
-    path: str | None = None
+__all__ = ["CheckResult", "Checker", "Problem", "default_checker", "precheck",
+           "validating_checker"]
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    """The outcome of an early check: a report (JSON-able) and the message id."""
+    """The outcome of an early check: the report and the message id."""
 
     valid: bool
-    problems: tuple[Problem, ...] = ()
+    report: ValidationReport
     message_id: str | None = None
-    report: dict[str, Any] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = field(default=())
 
     def as_json(self) -> dict[str, Any]:
-        if self.report:
-            return self.report
-        return {
-            "valid": self.valid,
-            "standard": None,
-            "version": None,
-            "message_code": None,
-            "problems": [dataclasses.asdict(p) for p in self.problems],
-        }
+        """The report as sent with HTTP 422 (``ValidationReport.as_dict``)."""
+        return self.report.as_dict()
 
     @property
     def first_code(self) -> str:
-        return self.problems[0].code if self.problems else "INVALID"
+        return self.report.code or "INVALID"
 
 
 Checker = Callable[[bytes], CheckResult]
 
-_PARSER_OPTIONS: dict[str, Any] = {
-    "resolve_entities": False,
-    "no_network": True,
-    "load_dtd": False,
-    "dtd_validation": False,
-    "huge_tree": False,
-    "remove_comments": False,
-}
-
 
 def _message_id(root: etree._Element) -> str | None:
-    found = root.xpath("//*[local-name()='nachrichtenUUID']")
+    found = root.xpath("//*[local-name()='nachrichtenUUID'][1]/text()")
     if isinstance(found, list) and found:
-        el = found[0]
-        if isinstance(el, etree._Element) and el.text and el.text.strip():
-            return el.text.strip()
+        text = str(found[0]).strip()
+        return text or None
     return None
 
 
-def _depth(root: etree._Element, limit: int) -> bool:
-    stack = [(root, 1)]
-    while stack:
-        el, depth = stack.pop()
-        if depth > limit:
-            return False
-        stack.extend((child, depth + 1) for child in el)
-    return True
+def _invalid(report: ValidationReport, message_id: str | None = None) -> CheckResult:
+    return CheckResult(False, report, message_id, report.problems)
 
 
-def precheck(data: bytes, *, max_bytes: int = 4 * 1024 * 1024, max_depth: int = 256) -> CheckResult:
-    """Hardened well-formedness: codes as in ``hub.xmlsafe``; never raises."""
+def _from_error(exc: MessageError) -> ValidationReport:
+    problem = Problem(exc.code, exc.detail, exc.line, exc.column, exc.path)
+    return ValidationReport(False, None, None, None, (problem,))
 
-    def bad(
-        code: str, message: str, line: int | None = None, col: int | None = None
-    ) -> CheckResult:
-        return CheckResult(False, (Problem(code, message, line, col),))
 
-    if not data.strip():
-        return bad(XML_EMPTY, "the message is empty")
-    if len(data) > max_bytes:
-        return bad(XML_TOO_LARGE, f"{len(data)} bytes exceed the limit of {max_bytes}")
-    parser = etree.XMLParser(**_PARSER_OPTIONS)
+def _parse(data: bytes, limits: Limits) -> tuple[etree._Element | None, CheckResult | None]:
     try:
-        root = etree.fromstring(data, parser)
-    except etree.XMLSyntaxError as exc:
-        line, col = exc.position if exc.position else (None, None)
-        return bad(XML_MALFORMED, f"not well-formed XML: {exc.msg}", line, col)
-    tree = root.getroottree()
-    docinfo = tree.docinfo
-    if getattr(docinfo, "doctype", "") or docinfo.internalDTD is not None:
-        return bad(XML_DTD_FORBIDDEN, "document type declarations are not accepted")
-    if not _depth(root, max_depth):
-        return bad(XML_TOO_DEEP, f"elements nested deeper than {max_depth}")
-    return CheckResult(True, (), _message_id(root))
+        return parse_xml(data, limits), None
+    except MessageError as exc:
+        return None, _invalid(_from_error(exc))
+
+
+def precheck(data: bytes, limits: Limits | None = None) -> CheckResult:
+    """Hardened well-formedness (codes of :mod:`hub.xmlsafe`); never raises."""
+    root, failed = _parse(data, limits or Limits())
+    if failed is not None:
+        return failed
+    assert root is not None
+    return CheckResult(True, ValidationReport(True, None, None, None), _message_id(root))
 
 
 def default_checker(max_bytes: int, max_depth: int = 256) -> Checker:
-    """The check sources run (until ``hub.validation`` is wired in, well-formedness)."""
+    """The hardened parse as a ``Checker`` with these limits."""
+    limits = Limits(max_bytes=max_bytes, max_depth=max_depth)
 
     def check(data: bytes) -> CheckResult:
-        return precheck(data, max_bytes=max_bytes, max_depth=max_depth)
+        return precheck(data, limits)
 
     return check
 
 
-class ReportLike(Protocol):
-    """What ``hub.validation.check`` returns (a dataclass ``ValidationReport``)."""
-
-    @property
-    def valid(self) -> bool: ...
-
-
-def with_validation(base: Checker, validate: Callable[[bytes], ReportLike]) -> Checker:
-    """``base`` first (hardened parse, message id), then ``validate`` (e.g. XSD)."""
+def validating_checker(registry: SchemaRegistry, limits: Limits) -> Checker:
+    """Hardened parse, identify, XSD-validate (one parse); never raises."""
 
     def check(data: bytes) -> CheckResult:
-        first = base(data)
-        if not first.valid:
-            return first
-        report = validate(data)
-        if report.valid:
-            return first
-        as_dict: dict[str, Any] = {"valid": False, "problems": []}
-        if dataclasses.is_dataclass(report) and not isinstance(report, type):
-            as_dict = dataclasses.asdict(report)
-        problems = tuple(
-            Problem(p.get("code", "INVALID"), p.get("message", ""), p.get("line"),
-                    p.get("column"), p.get("path"))
-            for p in as_dict.get("problems", ())
-        )
-        return CheckResult(False, problems, first.message_id, as_dict)
+        root, failed = _parse(data, limits)
+        if failed is not None:
+            return failed
+        assert root is not None
+        message_id = _message_id(root)
+        try:
+            package, message = registry.identify(root)
+        except UnknownMessageError as exc:
+            return _invalid(_from_error(exc), message_id)
+        report = validate_root(package, root, message)
+        return CheckResult(report.valid, report, message_id, report.problems)
 
     return check

@@ -50,7 +50,7 @@ from hub.adapters.framework import (
     rejection_counter,
 )
 from hub.adapters.http_inbound import HttpGateway, HttpInboundSource
-from hub.adapters.precheck import Checker
+from hub.adapters.precheck import Checker, validating_checker
 from hub.adapters.registry import AdapterRegistry
 from hub.errors import ConfigError, MessageError, TransientError
 from hub.settings import Settings
@@ -195,18 +195,34 @@ class AdapterRuntime:
         self.topics = TopicNames(settings.topic_prefix)
         self.http_listen = http_listen
         self._external_gateway = gateway is not None
-        self.gateway = gateway or HttpGateway(settings.max_message_bytes, checker)
         self.sources: list[RunningSource] = []
         self.sinks: list[RunningSink] = []
         self._producer: Any = None
         self._stopping = asyncio.Event()
         self._build()
-        uses_http = any(isinstance(r.source, HttpInboundSource) for r in self.sources)
-        if uses_http and http_listen is None and gateway is None:
+        http_sources = [r.source for r in self.sources if isinstance(r.source, HttpInboundSource)]
+        if http_sources and http_listen is None and gateway is None:
             raise ConfigError(
                 "http-inbound adapters configured: give http_listen=(host, port) or a "
                 "gateway mounted on a web server of your own"
             )
+        if gateway is None:
+            if http_sources and checker is None:
+                checker = self.default_http_checker(settings)
+            gateway = HttpGateway(settings.max_message_bytes, checker)
+        self.gateway = gateway
+        for source in http_sources:
+            source.attach(gateway)
+
+    @staticmethod
+    def default_http_checker(settings: Settings) -> Checker:
+        """HTTP inbound answers with the full validation (bundled and installed
+        schema packages of the settings)."""
+        from hub.schemas import SchemaRegistry
+        from hub.xmlsafe import Limits
+
+        return validating_checker(SchemaRegistry.from_settings(settings),
+                                  Limits.from_settings(settings))
 
     # --- construction ---------------------------------------------------
     def _build(self) -> None:
@@ -221,8 +237,6 @@ class AdapterRuntime:
                 )
                 adapter = cls.create(spec.config, context)
                 if isinstance(adapter, Source):
-                    if isinstance(adapter, HttpInboundSource):
-                        adapter.attach(self.gateway)
                     self.sources.append(
                         RunningSource(authority_id, spec.instance, spec.type, adapter)
                     )
@@ -432,8 +446,8 @@ async def run_adapters(
     HTTP inbound is served on ``http_listen`` if given; otherwise pass
     ``gateway`` and mount it with ``gateway.add_routes(app)`` on your own (the
     worker's), or neither if no authority uses ``http-inbound``. ``checker``
-    is the synchronous HTTP check (default: hardened well-formedness; see
-    ``hub.adapters.precheck.with_validation`` for the XSD check).
+    is the synchronous HTTP check (default: parse, identify and XSD-validate
+    with the settings' schema packages, ``hub.adapters.precheck.validating_checker``).
     """
     runtime = AdapterRuntime(
         settings, region, registry=registry, metrics=metrics,

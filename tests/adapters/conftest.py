@@ -2,30 +2,33 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
+import tomllib
 import uuid
 from collections.abc import Iterator
-from types import SimpleNamespace
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from hub.settings import Settings, load_settings
-from hub.topics import TopicNames
+from hub.region import Region
+from hub.samples import generate
+from hub.schemas import SchemaRegistry
+from hub.settings import DEFAULT_CONFIG_DIR, Settings, load_settings
 
 AUTHORITIES = [
     f"{city}.{kind}"
     for city in ("wuppertal", "solingen", "remscheid")
     for kind in ("meldebehoerde", "standesamt", "auslaenderbehoerde")
 ]
-#: reader keys used by the test messages (leser/kennung) → authority id
-READERS = {f"test:{a}": a for a in AUTHORITIES}
+DEFAULT_REGION = DEFAULT_CONFIG_DIR / "region.toml"
 
 
 def xoev_message(author: str, reader: str, message_id: str | None = None,
                  filler: int = 0) -> bytes:
-    """An XÖV-shaped message with a g2g header (author/reader keys from READERS)."""
+    """An XÖV-shaped (not schema-valid) message with a g2g-like header, for
+    paths that only move bytes."""
     mid = message_id or str(uuid.uuid4())
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -40,11 +43,27 @@ def xoev_message(author: str, reader: str, message_id: str | None = None,
     ).encode()
 
 
-def region(adapters: dict[str, list[dict[str, Any]]]) -> Any:
-    """A region stand-in: the nine authorities, with the given adapter lists."""
-    return SimpleNamespace(authorities={
-        a: SimpleNamespace(id=a, adapters=adapters.get(a, [])) for a in AUTHORITIES
-    })
+def region(adapters: dict[str, list[dict[str, Any]]]) -> Region:
+    """The bundled region (nine authorities), with the given adapter lists."""
+    raw = tomllib.loads(DEFAULT_REGION.read_text(encoding="utf-8"))
+    for authority in raw["authority"]:
+        if authority["id"] in adapters:
+            authority["adapters"] = adapters[authority["id"]]
+    return Region.from_dict(raw, "bundled region with test adapters")
+
+
+@functools.cache
+def _registry() -> SchemaRegistry:
+    return SchemaRegistry.from_settings(load_settings())
+
+
+def sample(standard: str, version: str, code: str, author: str, reader: str,
+           seed: int) -> bytes:
+    """A valid XÖV message of the bundled packages from ``author`` to ``reader``
+    (authority ids; their DVDV keys from the bundled region go into the header)."""
+    keys = region({}).authorities
+    return generate(_registry().get(standard, version), code, seed=seed,
+                    author_key=keys[author].dvdv_key, reader_key=keys[reader].dvdv_key)
 
 
 async def create_topics(bootstrap: str, names: list[str],
@@ -61,12 +80,23 @@ async def create_topics(bootstrap: str, names: list[str],
 
 @pytest.fixture
 def kafka_settings(kafka_bootstrap: str, topic_prefix: str) -> Iterator[Settings]:
-    """Settings on the real broker under a fresh prefix, with every contract topic."""
+    """Settings on the real broker under a fresh prefix, with every contract topic
+    (created by ``hub.topology.apply_topics``, as ``xoev-hub topics apply`` does)."""
+    from hub.topology import apply_topics
+
     settings = load_settings(bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix,
                              consumer_group=f"{topic_prefix}hub")
-    names = TopicNames(topic_prefix)
-    topics = [names.deadletter]
-    for a in AUTHORITIES:
-        topics += [names.inbound(a), names.out_xml(a)]
-    asyncio.run(create_topics(kafka_bootstrap, topics))
+    apply_topics(settings, Region.load(settings.region_file))
     yield settings
+
+
+@pytest.fixture
+def hub_worker(kafka_settings: Settings, tmp_path: Path) -> Iterator[Any]:
+    """The real worker (``python -m hub worker``) on the test's topics."""
+    from tests.worker.harness import WorkerProcess, hub_env
+
+    worker = WorkerProcess(hub_env(kafka_settings.bootstrap, kafka_settings.topic_prefix),
+                           tmp_path / "worker.log").start()
+    yield worker
+    if worker.alive():
+        worker.stop()

@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from hub.adapters.registry import AdapterRegistry
 from hub.adapters.runtime import adapter_specs
+from hub.region import Region
+from hub.settings import DEFAULT_CONFIG_DIR
 from tests.conftest import REPO
 
 DOC = (REPO / "docs" / "adapters.md").read_text(encoding="utf-8")
@@ -34,13 +35,20 @@ def test_there_are_blocks_to_check() -> None:
 
 
 def test_toml_blocks_configure_registered_adapters() -> None:
+    """The documented entries, put into the bundled region, load with hub.region
+    and build real adapter configurations."""
     registry = AdapterRegistry.discover()
     built = 0
     for block in blocks("toml"):
-        for authority in tomllib.loads(block)["authority"]:
-            specs = adapter_specs(SimpleNamespace(id=authority["id"],
-                                                  adapters=authority["adapters"]))
-            for spec in specs:
+        documented = {a["id"]: a for a in tomllib.loads(block)["authority"]}
+        raw = tomllib.loads((DEFAULT_CONFIG_DIR / "region.toml").read_text(encoding="utf-8"))
+        for authority in raw["authority"]:
+            if authority["id"] in documented:
+                assert documented[authority["id"]]["dvdv_key"] == authority["dvdv_key"]
+                authority["adapters"] = documented[authority["id"]]["adapters"]
+        region = Region.from_dict(raw, "docs/adapters.md")
+        for authority_id in documented:
+            for spec in adapter_specs(region.authorities[authority_id]):
                 registry.load(spec.type).parse_config(spec.config)
                 built += 1
     assert built == 4

@@ -1,5 +1,6 @@
-"""End to end on the real broker: adapters → xoev.in → (stand-in worker) →
-xoev.out.<b>.xml → adapters. See standin_worker.py (replace with the real worker)."""
+"""End to end on the real broker with the real worker (``python -m hub worker``):
+adapters → xoev.in.<a> → worker (validate, author, dedupe, route) →
+xoev.out.<b>.xml → adapters."""
 
 from __future__ import annotations
 
@@ -21,8 +22,7 @@ from hub.settings import Settings
 from hub.testing import wait_for
 from hub.testing.builtin import WebhookReceiver, drop_file, free_port
 from hub.topics import TopicNames
-from tests.adapters.conftest import READERS, region, xoev_message
-from tests.adapters.standin_worker import StandInWorker
+from tests.adapters.conftest import region, sample, xoev_message
 
 pytestmark = pytest.mark.kafka
 SECRET = "remscheid-meldebehoerde-hook-secret"
@@ -51,31 +51,31 @@ async def read_all(settings: Settings, topic: str, expect: int, timeout: float =
 
 
 def test_file_dropped_in_solingen_arrives_in_wuppertals_outbox(
-    kafka_settings: Settings, tmp_path: Path
+    kafka_settings: Settings, hub_worker: Any, tmp_path: Path
 ) -> None:
     inbox, outbox = tmp_path / "solingen-in", tmp_path / "wuppertal-out"
     reg = CollectorRegistry()
-    runtime = AdapterRuntime(kafka_settings, region({
+    the_region = region({
         "solingen.meldebehoerde": [{"type": "directory-inbound",
                                     "config": {"path": str(inbox), "poll_seconds": 0.05}}],
         "wuppertal.meldebehoerde": [{"type": "directory-outbound", "name": "outbox",
                                      "config": {"path": str(outbox)}}],
-    }), metrics=AdapterMetrics(reg))
-    messages = {f"m{n}.xml": xoev_message("solingen.meldebehoerde", "wuppertal.meldebehoerde")
-                for n in range(5)}
+    })
+    runtime = AdapterRuntime(kafka_settings, the_region, metrics=AdapterMetrics(reg))
+    messages = {f"m{n}.xml": sample("XMeld", "25.11a", "0201", "solingen.meldebehoerde",
+                                    "wuppertal.meldebehoerde", seed=n) for n in range(5)}
 
     async def scenario() -> None:
-        async with StandInWorker(kafka_settings.bootstrap, TopicNames(kafka_settings.topic_prefix),
-                                 ["solingen.meldebehoerde"], READERS):
-            await runtime.start()
-            try:
-                for name, payload in messages.items():
-                    drop_file(inbox, name, payload)
-                await wait_for(lambda: len(list(outbox.glob("*.xml"))) == 5, timeout=30)
-            finally:
-                await runtime.stop()
+        await runtime.start()
+        try:
+            for name, payload in messages.items():
+                drop_file(inbox, name, payload)
+            await wait_for(lambda: len(list(outbox.glob("*.xml"))) == 5, timeout=120)
+        finally:
+            await runtime.stop()
 
     asyncio.run(scenario())
+    assert hub_worker.alive(), hub_worker.log_text()[-3000:]
     delivered = {p.read_bytes() for p in outbox.glob("*.xml")}
     assert delivered == set(messages.values())
     assert sorted(p.name for p in (inbox / "done").iterdir()) == sorted(messages)
@@ -89,13 +89,13 @@ def test_file_dropped_in_solingen_arrives_in_wuppertals_outbox(
 
 
 def test_http_post_by_remscheids_standesamt_reaches_the_meldebehoerde_webhook(
-    kafka_settings: Settings,
+    kafka_settings: Settings, hub_worker: Any,
 ) -> None:
     """Also: the webhook is down for a while — delivery is delayed, nothing lost."""
     hook_port = free_port()
     http_port = free_port()
     reg = CollectorRegistry()
-    runtime = AdapterRuntime(kafka_settings, region({
+    the_region = region({
         "remscheid.standesamt": [{"type": "http-inbound",
                                   "config": {"token_sha256": [token_digest(TOKEN)]}}],
         "remscheid.meldebehoerde": [{
@@ -103,55 +103,61 @@ def test_http_post_by_remscheids_standesamt_reaches_the_meldebehoerde_webhook(
             "config": {"url": f"http://127.0.0.1:{hook_port}/hook", "secret": SECRET,
                        "timeout_seconds": 2},
         }],
-    }), metrics=AdapterMetrics(reg), http_listen=("127.0.0.1", http_port))
-    bodies = [xoev_message("remscheid.standesamt", "remscheid.meldebehoerde") for _ in range(4)]
+    })
+    runtime = AdapterRuntime(kafka_settings, the_region, metrics=AdapterMetrics(reg),
+                             http_listen=("127.0.0.1", http_port))
+    bodies = [sample("XPersonenstand", "25.11", "031010", "remscheid.standesamt",
+                     "remscheid.meldebehoerde", seed=n) for n in range(4)]
     url = f"http://127.0.0.1:{http_port}/v1/authorities/remscheid.standesamt/messages"
     answers: list[dict[str, Any]] = []
 
     async def scenario() -> WebhookReceiver:
-        async with StandInWorker(kafka_settings.bootstrap, TopicNames(kafka_settings.topic_prefix),
-                                 ["remscheid.standesamt"], READERS):
-            await runtime.start()
-            try:
-                async with aiohttp.ClientSession(
-                        headers={"Authorization": f"Bearer {TOKEN}"}) as http:
-                    for body in bodies:
-                        async with http.post(url, data=body,
-                                             headers={"Content-Type": "application/xml"}) as r:
-                            assert r.status == 202, await r.text()
-                            answers.append(await r.json())
-                    async with http.post(url, data=b"<nachricht>",
+        await runtime.start()
+        try:
+            async with aiohttp.ClientSession(
+                    headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+                for body in bodies:
+                    async with http.post(url, data=body,
                                          headers={"Content-Type": "application/xml"}) as r:
-                        assert r.status == 422  # refused by the adapter: counted, not produced
-                # the webhook is down (nothing listens): failed attempts pile up
-                hook = {"adapter": "webhook", "authority": "remscheid.meldebehoerde",
-                        "direction": "sink"}
-                await wait_for(lambda: metric(reg, "xoev_hub_adapter_errors_total", **hook,
-                                              code="TRANSIENT") >= 3, timeout=20)
-                with WebhookReceiver(SECRET, port=hook_port) as receiver:
-                    await wait_for(lambda: len(receiver.received) == len(bodies), timeout=30)
-                    return receiver
-            finally:
-                await runtime.stop()
+                        assert r.status == 202, await r.text()
+                        answers.append(await r.json())
+                invalid = bodies[0].replace(b"nachrichtenUUID>", b"nachrichtenUUIDx>")
+                async with http.post(url, data=invalid,
+                                     headers={"Content-Type": "application/xml"}) as r:
+                    assert r.status == 422  # XSD-invalid: refused, counted, not produced
+                    report = await r.json()
+                    assert report["standard"] == "XPersonenstand"
+                    assert report["problems"][0]["code"].startswith("SCHEMA")
+            # the webhook is down (nothing listens): failed attempts pile up
+            hook = {"adapter": "webhook", "authority": "remscheid.meldebehoerde",
+                    "direction": "sink"}
+            await wait_for(lambda: metric(reg, "xoev_hub_adapter_errors_total", **hook,
+                                          code="TRANSIENT") >= 3, timeout=120)
+            with WebhookReceiver(SECRET, port=hook_port) as receiver:
+                await wait_for(lambda: len(receiver.received) == len(bodies), timeout=60)
+                return receiver
+        finally:
+            await runtime.stop()
 
     receiver = asyncio.run(scenario())
+    assert hub_worker.alive(), hub_worker.log_text()[-3000:]
     assert sorted(receiver.received.values()) == sorted(bodies)
     assert receiver.bad_signatures == 0
     assert {a["message_id"] for a in answers} == set(receiver.received)
     some = next(iter(receiver.headers.values()))
-    assert some["xoev-author"] == "test:remscheid.standesamt"
+    assert some["xoev-author"] == "psw:05120000" and some["xoev-message-type"] == "031010"
     assert len(some["callback-authentication"]) == 128
     http = {"adapter": "http-inbound", "authority": "remscheid.standesamt",
             "direction": "source"}
     assert metric(reg, "xoev_hub_adapter_messages_total", **http, outcome="produced") == 4
     assert metric(reg, "xoev_hub_adapter_messages_total", **http, outcome="rejected") == 1
-    assert metric(reg, "xoev_hub_adapter_errors_total", **http, code="XML_MALFORMED") == 1
+    assert metric(reg, "xoev_hub_adapter_messages_total", **http, outcome="rejected") == 1
     hook = {"adapter": "webhook", "authority": "remscheid.meldebehoerde", "direction": "sink"}
     assert metric(reg, "xoev_hub_adapter_messages_total", **hook, outcome="delivered") == 4
     assert metric(reg, "xoev_hub_adapter_messages_total", **hook, outcome="deadlettered") == 0
     dead = asyncio.run(read_all(kafka_settings,
                                 TopicNames(kafka_settings.topic_prefix).deadletter, 1, 1))
-    assert dead == []
+    assert dead == []  # neither the worker nor the webhook sink dead-lettered anything
 
 
 def test_refused_delivery_is_dead_lettered_with_contract_headers_and_committed(
@@ -189,12 +195,13 @@ def test_refused_delivery_is_dead_lettered_with_contract_headers_and_committed(
     record = dead[0]
     headers = {k: v.decode() for k, v in record.headers}
     assert record.value == payload
-    assert record.key == f"{names.out_xml(target)}:0:0".encode()
+    partition = headers["xoev-source-partition"]
+    assert record.key == f"{names.out_xml(target)}:{partition}:0".encode()
     assert headers["xoev-error-stage"] == "deliver"
     assert headers["xoev-error-code"] == "WEBHOOK_REJECTED"
     assert "HTTP 400" in headers["xoev-error-detail"]
     assert headers["xoev-source-topic"] == names.out_xml(target)
-    assert (headers["xoev-source-partition"], headers["xoev-source-offset"]) == ("0", "0")
+    assert headers["xoev-source-offset"] == "0"
     assert headers["xoev-message-id"] == "0c6c1d9e-0000-4000-8000-00000000dead"
 
 
