@@ -140,7 +140,23 @@ def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
     inbound = {names.inbound(a) for a in pipeline.region.authorities}
 
     async def operations() -> None:
-        runner = await start_web(settings, metrics, health)
+        from aiohttp import web
+
+        from hub.adapters.framework import AdapterMetrics
+        from hub.adapters.http_inbound import HttpGateway
+        from hub.adapters.runtime import AdapterRuntime
+
+        # HTTP inbound (POST /v1/authorities/<id>/messages) shares the web port
+        web_app = web.Application(client_max_size=settings.max_message_bytes + 65536)
+        gateway = HttpGateway(
+            settings.max_message_bytes, AdapterRuntime.default_http_checker(settings)
+        )
+        gateway.add_routes(web_app)
+        adapters = AdapterRuntime(
+            settings, pipeline.region, metrics=AdapterMetrics(REGISTRY), gateway=gateway
+        )
+        runner = await start_web(settings, metrics, health, app=web_app)
+        await adapters.start()
         probe = BrokerProbe.from_settings(settings, health)
         probe.start()
         heartbeat = asyncio.ensure_future(health.run_heartbeat())
@@ -151,6 +167,7 @@ def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
         finally:
             for task in (heartbeat, monitor):
                 task.cancel()
+            await adapters.stop()
             await probe.stop()
             await runner.cleanup()
 

@@ -2,7 +2,7 @@
 
 Replication factor 3, ``min.insync.replicas=2``, producers with ``acks=all``
 (the test's producer also idempotent). One broker is SIGKILLed while 10,000
-messages flow through the worker and started again; afterwards every message
+messages (``TOTAL``) flow through the worker and started again; afterwards every message
 is delivered (audit), nothing is dead-lettered, and the accounting holds:
 in = delivered (distinct) + dead-lettered + duplicates (0 here).
 """
@@ -24,7 +24,11 @@ from hub.topology import apply_topics
 from tests.worker.harness import WorkerProcess, drain, hub_env
 from tests.worker.test_resilience import fresh_copies, templates
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(900)]
+
+#: bounded so the suite stays within CI's budget on two cores with three brokers;
+#: the producer-level test (test_broker_failover.py) runs the full 10,000
+TOTAL = 3000
 
 
 def test_worker_survives_a_broker_kill(
@@ -42,7 +46,7 @@ def test_worker_survives_a_broker_kill(
     )
     apply_topics(settings, Region.load(settings.region_file))
     names = TopicNames(topic_prefix)
-    sends, ids = fresh_copies(templates(settings), 10_000)
+    sends, ids = fresh_copies(templates(settings), TOTAL)
     env = hub_env(bootstrap, topic_prefix, HUB_REPLICATION_FACTOR="3")
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
 
@@ -78,8 +82,8 @@ def test_worker_survives_a_broker_kill(
     feeder = threading.Thread(target=send_all)
     feeder.start()
     try:
-        progress = drain(bootstrap, [names.audit], total=2000, timeout=240, settle=0)
-        assert progress.count(names.audit) >= 2000, worker.log_text()[-3000:]
+        progress = drain(bootstrap, [names.audit], total=TOTAL // 5, timeout=240, settle=0)
+        assert progress.count(names.audit) >= TOTAL // 5, worker.log_text()[-3000:]
         victim = max(cluster.running_ids())
         killed_at = time.monotonic()
         cluster.kill(victim)
