@@ -1,7 +1,7 @@
 """The hub's worker on a three-broker cluster loses nothing when a broker dies.
 
 Replication factor 3, ``min.insync.replicas=2``, producers with ``acks=all``
-(the test's producer also idempotent). One broker is SIGKILLed while 10,000
+(the test's producer also idempotent). One broker is SIGKILLed while 3,000
 messages (``TOTAL``) flow through the worker and started again; afterwards every message
 is delivered (audit), nothing is dead-lettered, and the accounting holds:
 in = delivered (distinct) + dead-lettered + duplicates (0 here).
