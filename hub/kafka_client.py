@@ -1,0 +1,84 @@
+"""Keyword arguments for Kafka clients, built from the settings in one place.
+
+Every Kafka client the hub constructs (kafka-python's admin client, producer and
+consumer; aiokafka's producer and consumer) takes its connection and security
+arguments from these functions, so that security (SASL, TLS) is added here and
+nowhere else::
+
+    KafkaAdminClient(**admin_config(settings))
+    KafkaProducer(**producer_config(settings), acks="all")
+    AIOKafkaConsumer(topic, **consumer_config(settings, client="aiokafka"))
+
+Callers add their own behavioural options (acks, group id, ...) after these.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from hub.settings import Settings
+
+__all__ = ["Client", "admin_config", "consumer_config", "max_request_bytes", "producer_config"]
+
+Client = Literal["kafka-python", "aiokafka"]
+
+#: Room for record headers and batch overhead above the largest accepted message.
+REQUEST_OVERHEAD_BYTES = 64 * 1024
+
+
+def max_request_bytes(settings: Settings) -> int:
+    """The largest produce request needed for a message of ``HUB_MAX_MESSAGE_BYTES``."""
+    return settings.max_message_bytes + REQUEST_OVERHEAD_BYTES
+
+
+def _security(settings: Settings, client: Client) -> dict[str, Any]:
+    """Security-related client arguments (the one place to extend for SASL/TLS)."""
+    config: dict[str, Any] = {"security_protocol": settings.security_protocol}
+    if settings.security_protocol.startswith("SASL"):
+        config["sasl_mechanism"] = settings.sasl_mechanism
+        config["sasl_plain_username"] = settings.sasl_username
+        config["sasl_plain_password"] = (
+            settings.sasl_password.get_secret_value() if settings.sasl_password else None
+        )
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        if client == "aiokafka":
+            from aiokafka.helpers import create_ssl_context
+
+            config["ssl_context"] = create_ssl_context(
+                cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
+            )
+        elif settings.ssl_cafile is not None:
+            config["ssl_cafile"] = str(settings.ssl_cafile)
+    return config
+
+
+def _common(settings: Settings, client: Client, client_id: str) -> dict[str, Any]:
+    return {
+        "bootstrap_servers": settings.bootstrap,
+        "client_id": client_id,
+        **_security(settings, client),
+    }
+
+
+def admin_config(settings: Settings) -> dict[str, Any]:
+    """Arguments for ``kafka.KafkaAdminClient``."""
+    return _common(settings, "kafka-python", "xoev-hub-admin")
+
+
+def producer_config(settings: Settings, *, client: Client = "kafka-python") -> dict[str, Any]:
+    """Arguments for ``kafka.KafkaProducer`` or ``aiokafka.AIOKafkaProducer``.
+
+    Includes a request size large enough for ``HUB_MAX_MESSAGE_BYTES``; the
+    contract topics are created with a matching ``max.message.bytes``.
+    """
+    config = _common(settings, client, "xoev-hub-producer")
+    config["max_request_size"] = max_request_bytes(settings)
+    return config
+
+
+def consumer_config(settings: Settings, *, client: Client = "kafka-python") -> dict[str, Any]:
+    """Arguments for ``kafka.KafkaConsumer`` or ``aiokafka.AIOKafkaConsumer``."""
+    config = _common(settings, client, "xoev-hub-consumer")
+    config["max_partition_fetch_bytes"] = max_request_bytes(settings)
+    return config
