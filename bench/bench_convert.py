@@ -42,11 +42,17 @@ def _official_dir() -> Path:
     raise SystemExit("official XÖV sets not found beside the repository")
 
 
-def _default_message(official: Path) -> Path:
-    golden = REPO / "tests" / "golden" / "xmeld-25.11a" / "rueckmeldung.anmeldunginland.0201.xml"
-    if golden.is_file():
-        return golden
-    return official / "xmeld-25.11a" / "samples" / "spec_test" / "test-template.xml"
+def _bundled_xmeld() -> Any:
+    """The bundled XMeld 25.11a package of the registry, if the registry is there."""
+    try:
+        from hub.schemas import SchemaRegistry
+    except ImportError:
+        return None
+    registry = SchemaRegistry.load([REPO / "schemas" / "xoev"])
+    for package in registry.packages:
+        if (package.standard, package.version) == ("XMeld", "25.11a"):
+            return package
+    return None
 
 
 ENVELOPE = Envelope(
@@ -101,12 +107,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, help="message to convert (default: a Rückmeldung)")
     parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    parser.add_argument(
+        "--official", action="store_true", help="use the official XMeld 25.11a set, not bundled"
+    )
     args = parser.parse_args()
 
     official = _official_dir()
-    message = args.file or _default_message(official)
+    xmeld: Any = OfficialSet(official / "xmeld-25.11a")
+    bundled = _bundled_xmeld()
+    if args.file is None and bundled is not None and not args.official:
+        xmeld = bundled
+        message = bundled.path / "samples" / "rueckmeldung.anmeldunginland.0201.xml"
+    else:
+        message = args.file or official / "xmeld-25.11a/samples/spec_test/test-template.xml"
     data = message.read_bytes()
-    xmeld = OfficialSet(official / "xmeld-25.11a")
+    print(f"package: {xmeld.standard} {xmeld.version} ({type(xmeld).__name__})")
     print(f"message: {message.name}, {len(data)} bytes", flush=True)
     print(
         f"load average: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (rates are per CPU second)"

@@ -33,10 +33,13 @@ from hub.settings import BUNDLED_SCHEMA_DIR, load_settings  # noqa: E402
 from hub.validation import check  # noqa: E402
 from hub.xmlsafe import Limits, parse_xml  # noqa: E402
 
-OFFICIAL = next(
-    (p / "shared" / "xoev-official" for p in PROJECT.parents if (p / "shared").is_dir()),
-    PROJECT.parent / "shared" / "xoev-official",
-) / "xmeld-25.11a"
+OFFICIAL = (
+    next(
+        (p / "shared" / "xoev-official" for p in PROJECT.parents if (p / "shared").is_dir()),
+        PROJECT.parent / "shared" / "xoev-official",
+    )
+    / "xmeld-25.11a"
+)
 TARGET_BYTES = 6 * 1024
 
 
@@ -112,13 +115,19 @@ def main() -> int:
     if not baseline_schema.is_valid(data):
         sys.exit("xmlschema disagrees: the benchmark message is invalid for the baseline")
 
-    print(f"message: {message.name} ({len(data)} bytes, {report.standard} {report.version} "
-          f"{report.message_code}); {pinned}")
-    print(f"compile (once per package): lxml {lxml_compile * 1000:.0f} ms, "
-          f"xmlschema {xmlschema_compile:.1f} s")
+    print(
+        f"message: {message.name} ({len(data)} bytes, {report.standard} {report.version} "
+        f"{report.message_code}); {pinned}"
+    )
+    print(
+        f"compile (once per package): lxml {lxml_compile * 1000:.0f} ms, "
+        f"xmlschema {xmlschema_compile:.1f} s"
+    )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"load average {load:.1f} on {os.cpu_count()} CPUs; core speed: a pure-Python "
-          f"loop takes {python_loop_ns():.0f} ns/iteration (an idle modern core: ~25-35)")
+    print(
+        f"load average {load:.1f} on {os.cpu_count()} CPUs; core speed: a pure-Python "
+        f"loop takes {python_loop_ns():.0f} ns/iteration (an idle modern core: ~25-35)"
+    )
     print(f"{'':22} {'msgs/s (wall)':>14} {'msgs/CPU-s':>12}")
     hub_wall, hub_cpu, hub_n = rate(lambda: check(data, registry, limits), args.seconds)
     print(f"hub.validation.check   {hub_wall:14,.0f} {hub_cpu:12,.0f}  ({hub_n} msgs)")
@@ -128,14 +137,18 @@ def main() -> int:
     schema = package.lxml_schema()
     _, parse_cpu, _ = rate(lambda: parse_xml(data, limits), args.seconds / 3)
     _, validate_cpu, _ = rate(lambda: schema.validate(root), args.seconds / 3)
-    print(f"  breakdown (CPU): parse_xml {1e6 / parse_cpu:.0f} us, "
-          f"XSD validation {1e6 / validate_cpu:.0f} us, "
-          f"check() total {1e6 / hub_cpu:.0f} us per message")
+    print(
+        f"  breakdown (CPU): parse_xml {1e6 / parse_cpu:.0f} us, "
+        f"XSD validation {1e6 / validate_cpu:.0f} us, "
+        f"check() total {1e6 / hub_cpu:.0f} us per message"
+    )
     ratio = hub_cpu / base_cpu
     goal_rate, goal_ratio = hub_cpu >= 12_000, ratio >= 20
-    print(f"ratio {ratio:.1f}x (CPU), {hub_wall / base_wall:.1f}x (wall)   goals on one core: "
-          f">= 12,000 msgs/CPU-s {'met' if goal_rate else 'MISSED'}, "
-          f">= 20x {'met' if goal_ratio else 'MISSED'}")
+    print(
+        f"ratio {ratio:.1f}x (CPU), {hub_wall / base_wall:.1f}x (wall)   goals on one core: "
+        f">= 12,000 msgs/CPU-s {'met' if goal_rate else 'MISSED'}, "
+        f">= 20x {'met' if goal_ratio else 'MISSED'}"
+    )
     return 0
 
 
