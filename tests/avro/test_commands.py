@@ -10,8 +10,8 @@ import pytest
 from lxml import etree
 
 from hub.avro import OfficialSet, canonical_xml
-from hub.cli import main
 from hub.avro.support import registry_packages
+from hub.cli import main
 from hub.commands.schemas_avro import stale_files, unique_packages
 
 pytestmark = pytest.mark.official
