@@ -497,12 +497,19 @@ def _converter(node: RecordNode, converters: dict[str, _RecordConverter]) -> _Re
 
 _PREFIX = re.compile(r"[^A-Za-z0-9]")
 
-#: What XSD validity does not exclude but the mapping cannot carry.
-_UNREPRESENTABLE = etree.XPath(
-    "boolean(.//comment() | .//processing-instruction() | .//*/@xsi:*"
+#: What XSD validity does not exclude but the mapping cannot carry: xsi attributes
+#: (other than the root's schema locations), comments and processing instructions.
+_XSI_ATTRIBUTES = etree.XPath(
+    "boolean(.//*/@xsi:*"
     " | @xsi:*[local-name() != 'schemaLocation' and local-name() != 'noNamespaceSchemaLocation'])",
     namespaces={"xsi": XSI_NAMESPACE},
 )
+
+
+def _unrepresentable(root: _Element) -> bool:
+    for _ in root.iter(etree.Comment, etree.ProcessingInstruction):
+        return True
+    return bool(_XSI_ATTRIBUTES(root))
 
 
 class ConversionPlan:
@@ -548,7 +555,7 @@ class ConversionPlan:
             "no_namespace_schema_location": no_namespace_location,
             "body": (
                 self._body.to_avro_trusted(root)
-                if validated and not _UNREPRESENTABLE(root)
+                if validated and not _unrepresentable(root)
                 else self._body.to_avro(root, consumed)
             ),
         }
