@@ -45,13 +45,15 @@ async def post_many(port: int, path: str, body: bytes, n: int) -> float:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/xml"}
     async with aiohttp.ClientSession() as session:
         for _ in range(20):  # warm-up
-            async with session.post(f"http://127.0.0.1:{port}{path}", data=body,
-                                    headers=headers) as resp:
+            async with session.post(
+                f"http://127.0.0.1:{port}{path}", data=body, headers=headers
+            ) as resp:
                 await resp.read()
         started = time.perf_counter()
         for _ in range(n):
-            async with session.post(f"http://127.0.0.1:{port}{path}", data=body,
-                                    headers=headers) as resp:
+            async with session.post(
+                f"http://127.0.0.1:{port}{path}", data=body, headers=headers
+            ) as resp:
                 assert resp.status == 202, resp.status
                 await resp.read()
         return time.perf_counter() - started
@@ -102,8 +104,10 @@ async def bench_directory(n: int, folder: Path) -> tuple[float, float, float]:
     baseline = time.perf_counter() - started
     results = []
     for fsync in (True, False):
-        sink = DirectorySink.create({"path": str(folder / f"sink-{fsync}"), "fsync": fsync},
-                                    AdapterContext("bench.behoerde", "dir"))
+        sink = DirectorySink.create(
+            {"path": str(folder / f"sink-{fsync}"), "fsync": fsync},
+            AdapterContext("bench.behoerde", "dir"),
+        )
         await sink.start()
         started = time.perf_counter()
         for m in messages:
@@ -132,17 +136,23 @@ def main() -> None:
     n = args.n
 
     base, gw = asyncio.run(bench_http(n))
-    print(f"http-inbound   bare aiohttp {n / base:8.0f} req/s | gateway {n / gw:8.0f} req/s "
-          f"| ratio {gw / base:5.2f}x time (6 KB body, sequential, keep-alive)")
+    print(
+        f"http-inbound   bare aiohttp {n / base:8.0f} req/s | gateway {n / gw:8.0f} req/s "
+        f"| ratio {gw / base:5.2f}x time (6 KB body, sequential, keep-alive)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         plain, durable, nosync = asyncio.run(bench_directory(n, Path(tmp)))
-    print(f"dir-outbound   plain write {n / plain:8.0f} files/s | atomic+fsync {n / durable:8.0f} "
-          f"files/s ({durable / plain:5.1f}x) | atomic, no fsync {n / nosync:8.0f} files/s "
-          f"({nosync / plain:4.1f}x)")
+    print(
+        f"dir-outbound   plain write {n / plain:8.0f} files/s | atomic+fsync {n / durable:8.0f} "
+        f"files/s ({durable / plain:5.1f}x) | atomic, no fsync {n / nosync:8.0f} files/s "
+        f"({nosync / plain:4.1f}x)"
+    )
     k = n * 25
     sha, hm = bench_sign(k)
-    print(f"webhook sign   sha512 {sha / k * 1e6:6.1f} µs | hmac-sha512 {hm / k * 1e6:6.1f} µs "
-          f"per 6 KB message | ratio {hm / sha:4.2f}x")
+    print(
+        f"webhook sign   sha512 {sha / k * 1e6:6.1f} µs | hmac-sha512 {hm / k * 1e6:6.1f} µs "
+        f"per 6 KB message | ratio {hm / sha:4.2f}x"
+    )
 
 
 if __name__ == "__main__":

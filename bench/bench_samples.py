@@ -28,10 +28,13 @@ sys.path.insert(0, str(PROJECT))
 
 from hub.samples import SampleGenerator  # noqa: E402
 
-OFFICIAL = next(
-    (p / "shared" / "xoev-official" for p in PROJECT.parents if (p / "shared").is_dir()),
-    PROJECT.parent / "shared" / "xoev-official",
-) / "xmeld-25.11a"
+OFFICIAL = (
+    next(
+        (p / "shared" / "xoev-official" for p in PROJECT.parents if (p / "shared").is_dir()),
+        PROJECT.parent / "shared" / "xoev-official",
+    )
+    / "xmeld-25.11a"
+)
 
 
 @dataclass(frozen=True)
@@ -58,8 +61,10 @@ def load(folder: Path, entries: list[str], catalog: dict[str, str]) -> tuple[Any
     mapping = {url: str(folder / rel) for url, rel in catalog.items()}
     schema = xmlschema.XMLSchema([str(folder / e) for e in entries], uri_mapper=mapping)
     includes = "".join(f'<xs:include schemaLocation="{e}"/>' for e in entries)
-    wrapper = (f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" '
-               f'targetNamespace="{schema.target_namespace}">{includes}</xs:schema>')
+    wrapper = (
+        f'<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+        f'targetNamespace="{schema.target_namespace}">{includes}</xs:schema>'
+    )
     parser = etree.XMLParser(no_network=True, resolve_entities=False)
     parser.resolvers.add(_Catalog(mapping))
     doc = etree.fromstring(wrapper.encode(), parser, base_url=str(folder / "_wrapper.xsd"))
@@ -75,10 +80,12 @@ def rate(fn: Callable[[int], object], seconds: float) -> float:
     return count / max(time.process_time() - cpu, 1e-9)
 
 
-def measure(label: str, schema: Any, lxml_schema: etree.XMLSchema, namespace: str,
-            seconds: float) -> None:
-    message = Message(namespace, "rueckmeldung.anmeldunginland.0201", "0201",
-                      "rueckmeldung.anmeldunginland")
+def measure(
+    label: str, schema: Any, lxml_schema: etree.XMLSchema, namespace: str, seconds: float
+) -> None:
+    message = Message(
+        namespace, "rueckmeldung.anmeldunginland.0201", "0201", "rueckmeldung.anmeldunginland"
+    )
     generator = SampleGenerator(schema, standard="XMeld", version="25.11a", messages=[message])
     for seed in range(20):  # warm the per-type caches
         generator.generate(message, seed=seed)
@@ -96,9 +103,11 @@ def measure(label: str, schema: Any, lxml_schema: etree.XMLSchema, namespace: st
 
     validated = rate(validate, seconds)
     size = sum(len(d) for d in produced) / len(produced)
-    print(f"{label:28s} generate {generated:7.0f} msgs/cpu-s   mean {size / 1024:4.1f} KB   "
-          f"baseline lxml parse+validate {validated:7.0f} msgs/cpu-s   "
-          f"ratio {generated / validated:5.3f}   invalid {invalid}/{len(corpus)}")
+    print(
+        f"{label:28s} generate {generated:7.0f} msgs/cpu-s   mean {size / 1024:4.1f} KB   "
+        f"baseline lxml parse+validate {validated:7.0f} msgs/cpu-s   "
+        f"ratio {generated / validated:5.3f}   invalid {invalid}/{len(corpus)}"
+    )
 
 
 def main() -> int:
@@ -108,13 +117,15 @@ def main() -> int:
     bundled = PROJECT / "schemas" / "xoev" / "xmeld-25.11a"
     manifest = json.loads((bundled / "package.json").read_text(encoding="utf-8"))
     schema, lxml_schema = load(bundled, manifest["entry_points"], manifest["catalog"])
-    measure("bundled XMeld 25.11a 0201", schema, lxml_schema, manifest["namespaces"][0],
-            args.seconds)
+    measure(
+        "bundled XMeld 25.11a 0201", schema, lxml_schema, manifest["namespaces"][0], args.seconds
+    )
     if OFFICIAL.is_dir():
         urlmap = json.loads((OFFICIAL / "set.json").read_text(encoding="utf-8"))["urlmap"]
         schema, lxml_schema = load(OFFICIAL, ["xmeld/xmeld-nachrichten-rueckmeldung.xsd"], urlmap)
-        measure("official XMeld 25.11a 0201", schema, lxml_schema, schema.target_namespace,
-                args.seconds)
+        measure(
+            "official XMeld 25.11a 0201", schema, lxml_schema, schema.target_namespace, args.seconds
+        )
     else:
         print(f"official set not found at {OFFICIAL}: skipped")
     return 0

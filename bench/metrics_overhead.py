@@ -61,16 +61,25 @@ def main() -> None:
         metrics.observe_delivery(
             source="solingen.meldebehoerde",
             destinations=["wuppertal.meldebehoerde", "external"],
-            standard="XMeld", message_type="0201", created=created,
+            standard="XMeld",
+            message_type="0201",
+            created=created,
         )
         metrics.pending_end(key)
         metrics.observe_consumed("xoev.in.solingen.meldebehoerde", created)
         metrics.observe_stage("total", 0.0005)
 
     def log_line(i: int) -> None:
-        log_event(log, "delivered", message_id="6f1c0e0a-0000-4000-8000-000000000000",
-                  source="solingen.meldebehoerde", destination="wuppertal.meldebehoerde",
-                  code="0201", partition=0, offset=i)
+        log_event(
+            log,
+            "delivered",
+            message_id="6f1c0e0a-0000-4000-8000-000000000000",
+            source="solingen.meldebehoerde",
+            destination="wuppertal.meldebehoerde",
+            code="0201",
+            partition=0,
+            offset=i,
+        )
 
     print(f"{len(XML)} B message, {n} messages", file=sys.stderr)
     per_message(parse, n // 10)  # warm up
@@ -79,8 +88,10 @@ def main() -> None:
     logging_cost = per_message(log_line, n)
     print(f"baseline lxml parse:      {baseline:7.1f} µs/message")
     print(f"metrics per message:      {cost:7.1f} µs/message  ({cost / baseline:.2f}x baseline)")
-    print(f"one JSON log line:        {logging_cost:7.1f} µs/message  "
-          f"({logging_cost / baseline:.2f}x baseline)")
+    print(
+        f"one JSON log line:        {logging_cost:7.1f} µs/message  "
+        f"({logging_cost / baseline:.2f}x baseline)"
+    )
 
 
 if __name__ == "__main__":

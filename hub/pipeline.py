@@ -136,7 +136,7 @@ class Pipeline:
             trace_id=trace_id,
         )
         plan = self.catalog.plan(inspected.package, inspected.message)
-        event = plan.encode(plan.to_record(inspected.root, envelope))
+        event = plan.encode(plan.to_record(inspected.root, envelope, validated=True))
         converted = perf_counter()
         inspected.timings["convert"] = converted - start
         route = self.router.route(

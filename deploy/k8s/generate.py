@@ -31,7 +31,6 @@ REPLICAS = 3
 def authority_ids() -> list[str]:
     try:
         from hub.region import Region  # type: ignore[import-not-found]
-
         from hub.settings import DEFAULT_CONFIG_DIR
 
         return sorted(Region.load(DEFAULT_CONFIG_DIR / "region.toml").authorities)

@@ -153,6 +153,7 @@ class _RecordConverter:
         "children",
         "dispatch",
         "kind",
+        "leaf_dispatch",
         "node",
         "post",
         "template",
@@ -173,6 +174,7 @@ class _RecordConverter:
         self.wildcard: tuple[Any, ...] | None = None
         self.children: list[tuple[str, str, str, int, Any]] = []
         self.attr_fields = {a.xml: a.field for a in node.attributes}
+        self.leaf_dispatch: dict[str, tuple[str, bool]] = {}
         self.template: dict[str, Any] = dict.fromkeys(a.field for a in node.attributes)
 
     def compile(self, converters: dict[str, _RecordConverter]) -> None:
@@ -204,6 +206,11 @@ class _RecordConverter:
             self.dispatch[element.xml] = (element.position, element.field, many, kind, conv)
             self.children.append((element.field, element.xml, element.occurs, kind, conv))
         self.post = tuple(post)
+        self.leaf_dispatch = {
+            tag: (field, many)
+            for tag, (_, field, many, kind, _) in self.dispatch.items()
+            if kind == _KIND_LEAF
+        }
         for field, requirement in post:
             self.template[field] = () if requirement == 2 else None
 
@@ -328,16 +335,27 @@ class _RecordConverter:
         kind = self.kind
         if kind == "elements":
             dispatch = self.dispatch
-            last = -1
+            leaves = self.leaf_dispatch
             for child in elem:
-                entry = dispatch.get(child.tag)
+                tag = child.tag
+                leaf = leaves.get(tag)
+                if leaf is not None:
+                    field, many = leaf
+                    text = child.text
+                    if many:
+                        values = record[field]
+                        if values:  # lists only; the template holds ()
+                            values.append("" if text is None else text)
+                        else:
+                            record[field] = ["" if text is None else text]
+                    else:
+                        record[field] = "" if text is None else text
+                    continue
+                entry = dispatch.get(tag)
                 if entry is None:
                     entry = self._wildcard_entry(child)
-                position, field, many, child_kind, conv = entry
-                if child_kind == _KIND_LEAF:
-                    text = child.text
-                    converted: Any = "" if text is None else text
-                elif child_kind == _KIND_RECORD:
+                _, field, many, child_kind, conv = entry
+                if child_kind == _KIND_RECORD:
                     converted = conv.to_avro_trusted(child)
                 elif child_kind == _KIND_GROUP:
                     item_field, item_kind, item_conv, template = conv
@@ -350,14 +368,14 @@ class _RecordConverter:
                         converted[item_field] = _serialize(child)
                 else:
                     converted = _serialize(child)
-                if many:
-                    if position == last:
-                        record[field].append(converted)
+                if many:  # occurrences are contiguous in a valid document
+                    values = record[field]
+                    if values:
+                        values.append(converted)
                     else:
                         record[field] = [converted]
                 else:
                     record[field] = converted
-                last = position
         elif kind == "simple":
             text = elem.text
             record[self.text_field] = "" if text is None else text  # type: ignore[index]
@@ -479,12 +497,19 @@ def _converter(node: RecordNode, converters: dict[str, _RecordConverter]) -> _Re
 
 _PREFIX = re.compile(r"[^A-Za-z0-9]")
 
-#: What XSD validity does not exclude but the mapping cannot carry.
-_UNREPRESENTABLE = etree.XPath(
-    "boolean(.//comment() | .//processing-instruction() | .//*/@xsi:*"
+#: What XSD validity does not exclude but the mapping cannot carry: xsi attributes
+#: (other than the root's schema locations), comments and processing instructions.
+_XSI_ATTRIBUTES = etree.XPath(
+    "boolean(.//*/@xsi:*"
     " | @xsi:*[local-name() != 'schemaLocation' and local-name() != 'noNamespaceSchemaLocation'])",
     namespaces={"xsi": XSI_NAMESPACE},
 )
+
+
+def _unrepresentable(root: _Element) -> bool:
+    for _ in root.iter(etree.Comment, etree.ProcessingInstruction):
+        return True
+    return bool(_XSI_ATTRIBUTES(root))
 
 
 class ConversionPlan:
@@ -530,7 +555,7 @@ class ConversionPlan:
             "no_namespace_schema_location": no_namespace_location,
             "body": (
                 self._body.to_avro_trusted(root)
-                if validated and not _UNREPRESENTABLE(root)
+                if validated and not _unrepresentable(root)
                 else self._body.to_avro(root, consumed)
             ),
         }

@@ -50,6 +50,18 @@ def _progress(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+def unique_packages(packages: list[Any]) -> list[Any]:
+    """First package per (standard, version): the registry's win over ``--set``."""
+    seen: set[tuple[str, str]] = set()
+    result = []
+    for package in packages:
+        key = (package.standard, package.version)
+        if key not in seen:
+            seen.add(key)
+            result.append(package)
+    return result
+
+
 def build_files(packages: list[Any]) -> dict[Path, str]:
     from hub.avro.catalog import package_schemas
 
@@ -68,7 +80,7 @@ def run_build(args: argparse.Namespace) -> int:
     if args.sets and args.out is None:
         raise ConfigError("official sets are only built into a given --out folder")
     out: Path = args.out or AVRO_SCHEMA_DIR
-    packages = [*registry_packages(), *(OfficialSet(path) for path in args.sets)]
+    packages = unique_packages([*registry_packages(), *(OfficialSet(p) for p in args.sets)])
     files = build_files(packages)
     written = 0
     for relative, text in sorted(files.items()):

@@ -58,6 +58,9 @@ def test_long_strings_and_big_arrays() -> None:
 
 
 def test_unsupported_schemas_fall_back() -> None:
-    assert compile_writer({"type": "record", "name": "R", "fields": [{"name": "i", "type": "int"}]}) is None
+    assert (
+        compile_writer({"type": "record", "name": "R", "fields": [{"name": "i", "type": "int"}]})
+        is None
+    )
     union = {"type": "record", "name": "R", "fields": [{"name": "u", "type": ["string", "null"]}]}
     assert compile_writer(union) is None

@@ -99,3 +99,37 @@ def test_encode_rejects_bad_record(features_plan: ConversionPlan) -> None:
     with pytest.raises(ConversionError) as info:
         features_plan.encode({"envelope": {}, "body": {}})
     assert info.value.code == "CONVERSION_ENCODE_FAILED"
+
+
+@pytest.mark.parametrize(
+    ("xml", "code"),
+    [
+        (HEAD + b"<!-- c -->" + STAAT + REST + TAIL, "CONVERSION_COMMENT_OR_PI"),
+        (
+            HEAD + STAAT + REST.replace(b"<plz>42103</plz>", b"<plz>42<!--c-->103</plz>") + TAIL,
+            "CONVERSION_COMMENT_OR_PI",
+        ),
+        (
+            HEAD.replace(b">", b' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">', 1)
+            + STAAT
+            + REST.replace(b"<plz>", b'<plz xsi:type="f:Postleitzahl">')
+            + TAIL,
+            "CONVERSION_UNEXPECTED_ATTRIBUTE",
+        ),
+    ],
+)
+def test_validated_path_still_rejects_what_validity_allows(
+    features_plan: ConversionPlan, xml: bytes, code: str
+) -> None:
+    with pytest.raises(ConversionError) as info:
+        features_plan.to_record(etree.fromstring(xml), ENVELOPE, validated=True)
+    assert info.value.code == code
+
+
+def test_validated_and_checked_paths_agree(features_plan: ConversionPlan) -> None:
+    from tests.avro.conftest import DATA
+
+    root = etree.parse(str(DATA / "full.xml")).getroot()
+    checked = features_plan.to_record(root, ENVELOPE)
+    trusted = features_plan.to_record(root, ENVELOPE, validated=True)
+    assert features_plan.encode(checked) == features_plan.encode(trusted)

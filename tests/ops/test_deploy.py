@@ -32,7 +32,6 @@ def authority_ids() -> list[str]:
     """The default region's authorities (hub.region once it exists, else the fixture)."""
     try:
         from hub.region import Region  # type: ignore[import-not-found]
-
         from hub.settings import DEFAULT_CONFIG_DIR
     except ImportError:
         fixture = Path(__file__).parent / "fixtures" / "authorities.txt"
