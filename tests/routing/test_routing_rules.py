@@ -345,3 +345,18 @@ copy_to = ["velbert.jugendamt"]
 
     default = Router.load(DEFAULT_CONFIG_DIR / "routes.toml", region)
     assert route(default, "ags:05158032").external is False
+
+
+def test_decision_cache_is_bounded_and_never_caches_errors(region: Region) -> None:
+    router = Router(region, cache_size=2)
+    first = route(router, SOLINGEN_MB)
+    assert route(router, SOLINGEN_MB) is first  # remembered
+    for _ in range(2):
+        with pytest.raises(MisaddressedError):
+            route(router, "nonsense")
+    route(router, REMSCHEID_MB)
+    route(router, WUPPERTAL_MB)  # third entry: the cache was cleared, still correct
+    assert route(router, SOLINGEN_MB) == first
+    assert len(router._cache) <= 2
+    uncached = Router(region, cache_size=0)
+    assert route(uncached, SOLINGEN_MB) == first and not uncached._cache
