@@ -1,9 +1,10 @@
 """Routing cost per message, against a bare dictionary lookup as the baseline.
 
-Run: ``python bench/bench_routing.py [--seconds S]``. Prints messages per
-second for the default router (no rules) and a router with 50 rules, with
-and without the decision cache, and the author check, each as a ratio to the baseline (a dict lookup of the reader
-key), measured in the same run. Bounded: about 1 s per measurement.
+Run from the repository root: ``python bench/bench_routing.py [--seconds S]``.
+Prints messages per second for the default router (no rules) and a router
+with 50 rules, with and without the decision cache, and for the author check,
+each as a ratio to the baseline (a dict lookup of the reader key) measured in
+the same run. Bounded: about 1 s per measurement.
 """
 
 from __future__ import annotations

@@ -163,7 +163,8 @@ class _CompiledRule:
         return cls(rule, matchers)
 
     def selects(self, fields: tuple[str, str, str, str, str, str]) -> bool:
-        for index, matcher in self.matchers:  # a loop: cheaper than all(<generator>)
+        # a loop, not all(<generator>): measurably cheaper on the hot path
+        for index, matcher in self.matchers:  # noqa: SIM110
             if not matcher(fields[index]):
                 return False
         return True
