@@ -28,6 +28,8 @@ MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
 # Stable cluster id per data folder is generated once and stored in the folder.
 CLUSTER_ID_FILE = "cluster.id"
+#: broker processes started by this interpreter (see EmbeddedBroker.start)
+_DETACHED: list[subprocess.Popen[bytes]] = []
 
 Progress = Callable[[str], None]
 
@@ -49,7 +51,9 @@ def fetch_jars(version: str, cache_dir: Path, progress: Progress = _quiet) -> Pa
     marker = lib / ".complete"
     if marker.exists():
         return lib
-    require_tool("java", "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)")
+    require_tool(
+        "java", "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)"
+    )
     mvn = require_tool("mvn", "install Apache Maven (Debian: apt-get install maven)")
     staging = lib.with_name("lib.partial")
     shutil.rmtree(staging, ignore_errors=True)
@@ -103,6 +107,63 @@ def wait_ready(bootstrap: str, timeout: float = 60.0, **client_config: object) -
     return False
 
 
+@dataclass(frozen=True)
+class ListenerSecurity:
+    """A secured client listener for one node (SASL and/or TLS).
+
+    The node keeps an ``INTERNAL`` PLAINTEXT listener on ``internal_port`` (bound to
+    127.0.0.1) for replication and for its own readiness probe, and the KRaft
+    ``CONTROLLER`` listener. Clients use the secured ``CLIENT`` listener on the
+    node's ``port``. With ``authorizer`` on, the StandardAuthorizer enforces ACLs;
+    ``super_users`` are principals such as ``User:admin``. ``User:ANONYMOUS`` (the
+    principal of the two PLAINTEXT loopback listeners, i.e. the broker itself) is
+    always a super user, so those listeners must never be reachable from outside.
+    """
+
+    protocol: str  # "SASL_PLAINTEXT", "SASL_SSL" or "SSL"
+    internal_port: int
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    super_users: tuple[str, ...] = ()
+    authorizer: bool = True
+    keystore: Path | None = None  # PKCS12 with the broker key and certificate chain
+    keystore_password: str = ""
+    keystore_type: str = "PKCS12"
+
+    def properties(self, port: int, controller_port: int) -> dict[str, str]:
+        if self.protocol not in {"SASL_PLAINTEXT", "SASL_SSL", "SSL"}:
+            raise ConfigError(f"unsupported client listener protocol {self.protocol!r}")
+        props = {
+            "listeners": f"CLIENT://127.0.0.1:{port},INTERNAL://127.0.0.1:{self.internal_port},"
+            f"CONTROLLER://127.0.0.1:{controller_port}",
+            "advertised.listeners": f"CLIENT://127.0.0.1:{port},"
+            f"INTERNAL://127.0.0.1:{self.internal_port}",
+            "inter.broker.listener.name": "INTERNAL",
+            "listener.security.protocol.map": f"CLIENT:{self.protocol},INTERNAL:PLAINTEXT,"
+            "CONTROLLER:PLAINTEXT",
+        }
+        if self.protocol.startswith("SASL_"):
+            mechanism = self.sasl_mechanism.lower()
+            props["sasl.enabled.mechanisms"] = self.sasl_mechanism
+            props["listener.name.client.sasl.enabled.mechanisms"] = self.sasl_mechanism
+            login = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            props[f"listener.name.client.{mechanism}.sasl.jaas.config"] = login
+        if self.protocol.endswith("SSL"):
+            if self.keystore is None:
+                raise ConfigError(f"a {self.protocol} listener needs a keystore")
+            props["listener.name.client.ssl.keystore.location"] = str(self.keystore)
+            props["listener.name.client.ssl.keystore.type"] = self.keystore_type
+            props["listener.name.client.ssl.keystore.password"] = self.keystore_password
+            props["listener.name.client.ssl.key.password"] = self.keystore_password
+            props["listener.name.client.ssl.client.auth"] = "none"
+        if self.authorizer:
+            props["authorizer.class.name"] = (
+                "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+            )
+            props["super.users"] = ";".join(["User:ANONYMOUS", *self.super_users])
+            props["allow.everyone.if.no.acl.found"] = "false"
+        return props
+
+
 @dataclass
 class BrokerNode:
     """One KRaft node (broker and controller) of a local cluster."""
@@ -115,6 +176,7 @@ class BrokerNode:
     extra: Mapping[str, str] = field(default_factory=dict)
     listeners: str | None = None  # override the client listener definition
     heap: str = "512m"
+    security: ListenerSecurity | None = None  # None: one PLAINTEXT client listener
 
     @property
     def voter_list(self) -> str:
@@ -145,8 +207,16 @@ class BrokerNode:
             "log.retention.hours": "168",
             "log.segment.bytes": str(64 * 1024 * 1024),
         }
+        if self.security is not None:
+            props.update(self.security.properties(self.port, self.controller_port))
         props.update(self.extra)
         return props
+
+    @property
+    def probe_bootstrap(self) -> str:
+        """Where a readiness probe can connect without credentials."""
+        port = self.security.internal_port if self.security is not None else self.port
+        return f"127.0.0.1:{port}"
 
 
 class EmbeddedBroker:
@@ -155,6 +225,9 @@ class EmbeddedBroker:
     def __init__(self, node: BrokerNode, lib: Path) -> None:
         self.node = node
         self.lib = lib
+        # the broker outlives this object on purpose (``kafka up``); the handle is kept
+        # so that a broker started and stopped in one process is reaped without warnings
+        self._process: subprocess.Popen[bytes] | None = None
 
     # -- files ---------------------------------------------------------------
     @property
@@ -224,6 +297,8 @@ class EmbeddedBroker:
             cmdline = b""
         if MAIN_CLASS.encode() in cmdline and str(self.config_file).encode() in cmdline:
             return pid
+        if not cmdline.strip() and _alive(pid):
+            return pid  # between fork and exec (or the launcher re-exec): still ours
         self.pid_file.unlink(missing_ok=True)
         return None
 
@@ -252,8 +327,33 @@ class EmbeddedBroker:
             cwd=self.node.directory,
         )
         out.close()
+        # Wait for the exec: until then /proc/<pid>/cmdline is Python's, and pid()
+        # would take the fresh pid file for a stale one and delete it.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(OSError):
+                if MAIN_CLASS.encode() in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+                    break
+            time.sleep(0.01)
+        # the broker outlives this handle on purpose (detached session); keep the
+        # Popen alive so its __del__ does not warn "subprocess is still running"
+        _DETACHED.append(proc)
+        self._process = proc
         self.pid_file.write_text(str(proc.pid))
         return proc.pid
+
+    def reap(self, timeout: float = 10.0) -> None:
+        """Collect the exit status of a broker this object started and has just ended.
+
+        A JVM's main thread shows as a zombie while its other threads still exit,
+        so wait (bounded) instead of polling once.
+        """
+        if self._process is None:
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._process.wait(timeout)
+        if self._process.returncode is not None:
+            self._process = None
 
     def stop(self, timeout: float = 30.0) -> bool:
         """SIGTERM the broker, wait, SIGKILL if needed. True if a broker was stopped."""
@@ -268,7 +368,11 @@ class EmbeddedBroker:
             self._signal(pid, signal.SIGKILL)
             while _alive(pid):
                 time.sleep(0.1)
+        for proc in [p for p in _DETACHED if p.pid == pid]:
+            proc.poll()  # reap our own child
+            _DETACHED.remove(proc)
         self.pid_file.unlink(missing_ok=True)
+        self.reap()
         return True
 
     def kill(self) -> None:
@@ -279,6 +383,7 @@ class EmbeddedBroker:
             while _alive(pid):
                 time.sleep(0.05)
             self.pid_file.unlink(missing_ok=True)
+            self.reap()
 
     @staticmethod
     def _signal(pid: int, sig: signal.Signals) -> None:
@@ -295,10 +400,14 @@ class EmbeddedBroker:
                     f"the Kafka broker exited during start; see {self.log_file}: "
                     + _last_error(self.node.directory / "logs")
                 )
-            if port_open("127.0.0.1", self.node.port) and wait_ready(self.bootstrap, timeout=2):
+            probe = self.node.probe_bootstrap
+            probe_port = int(probe.rsplit(":", 1)[1])
+            if port_open("127.0.0.1", probe_port) and wait_ready(probe, timeout=2):
                 return
             time.sleep(0.3)
-        raise TransientError(f"the Kafka broker was not ready after {timeout:.0f}s; see {self.log_file}")
+        raise TransientError(
+            f"the Kafka broker was not ready after {timeout:.0f}s; see {self.log_file}"
+        )
 
 
 def _alive(pid: int) -> bool:
@@ -337,9 +446,14 @@ def cluster_id_for(directory: Path) -> str:
 
     path = directory / CLUSTER_ID_FILE
     if path.exists():
-        return path.read_text().strip()
+        stored = path.read_text().strip()
+        # An id starting with "-" is read as an option by kafka-storage: never use one.
+        if not stored.startswith("-"):
+            return stored
     directory.mkdir(parents=True, exist_ok=True)
-    value = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    value = "-"
+    while value.startswith("-"):
+        value = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     path.write_text(value)
     return value
 

@@ -53,12 +53,12 @@ def run(args: argparse.Namespace) -> int:
         stopped = broker.stop()
         print("kafka stopped" if stopped else "kafka was not running")
         return 0
-    pid = broker.pid()
-    if pid is None:
+    running_pid = broker.pid()
+    if running_pid is None:
         print(f"kafka not running (port {settings.kafka_port})")
         return 1
     ready = wait_ready(broker.bootstrap, timeout=min(args.timeout, 5))
-    print(f"kafka {'ready' if ready else 'not ready'} at {broker.bootstrap} (pid {pid})")
+    print(f"kafka {'ready' if ready else 'not ready'} at {broker.bootstrap} (pid {running_pid})")
     return 0 if ready else 1
 
 

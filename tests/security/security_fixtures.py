@@ -1,0 +1,52 @@
+"""Helpers of the security tests (imported by conftest.py and the tests)."""
+
+from __future__ import annotations
+
+import random
+import socket
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from hub.broker.embedded import EmbeddedBroker
+from hub.broker.tls import LocalPki
+from hub.settings import Settings
+
+ADMIN = "admin"
+
+
+def free_port_range(count: int) -> int:
+    for _ in range(200):
+        base = random.randrange(20000, 29000, 10)
+        try:
+            for port in range(base, base + count):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free port range for the secured broker")
+
+
+@dataclass(frozen=True)
+class SecuredBroker:
+    bootstrap: str
+    pki: LocalPki
+    admin_password: str
+    broker: EmbeddedBroker
+
+    def settings(self, user: str, password: str, **overrides: object) -> Settings:
+        """Hub settings of a client that authenticates as ``user``."""
+        values: dict[str, object] = {
+            "bootstrap_servers": self.bootstrap,
+            "security_protocol": "SASL_SSL",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_username": user,
+            "sasl_password": SecretStr(password),
+            "ssl_cafile": self.pki.ca_cert,
+        }
+        values.update(overrides)
+        return Settings(**values)  # type: ignore[arg-type]
+
+    def admin_settings(self) -> Settings:
+        return self.settings(ADMIN, self.admin_password)

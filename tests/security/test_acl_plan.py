@@ -1,0 +1,139 @@
+"""The ACL plan without a broker: who may do what, and nothing more."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pytest
+
+from hub.acl import AclBinding, allowed, authority_principal, plan_acls
+from hub.errors import ConfigError
+from hub.settings import Settings
+from hub.topics import TopicNames
+
+HUB = "User:xoev-hub"
+OPS = "User:xoev-ops"
+# includes an id that is a prefix of another id's topic names
+IDS = (
+    "wuppertal.meldebehoerde",
+    "wuppertal.meldebehoerde-nord",
+    "solingen.meldebehoerde",
+    "solingen.standesamt",
+    "remscheid.auslaenderbehoerde",
+)
+
+
+@dataclass
+class StandInRegion:
+    """The part of hub.region.Region the plan reads (authorities by id)."""
+
+    ids: tuple[str, ...]
+    authorities: Mapping[str, object] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.authorities = {i: object() for i in self.ids}
+
+
+@pytest.fixture(params=["", "t1234."], ids=["no-prefix", "prefix"])
+def settings(request: pytest.FixtureRequest) -> Settings:
+    return Settings(topic_prefix=request.param)
+
+
+@pytest.fixture
+def plan(settings: Settings) -> list[AclBinding]:
+    return plan_acls(StandInRegion(IDS), settings, HUB, OPS)
+
+
+def test_each_authority_writes_only_its_own_inbound(
+    plan: list[AclBinding], settings: Settings
+) -> None:
+    topics = TopicNames(settings.topic_prefix)
+    for me in IDS:
+        user = authority_principal(me)
+        for other in IDS:
+            assert allowed(plan, user, "TOPIC", topics.inbound(other), "WRITE") is (me == other)
+            assert not allowed(plan, user, "TOPIC", topics.inbound(other), "READ")
+
+
+def test_each_authority_reads_only_its_own_outbound(
+    plan: list[AclBinding], settings: Settings
+) -> None:
+    topics = TopicNames(settings.topic_prefix)
+    for me in IDS:
+        user = authority_principal(me)
+        for other in IDS:
+            for topic in (topics.out_xml(other), topics.out_avro(other)):
+                assert allowed(plan, user, "TOPIC", topic, "READ") is (me == other), (me, topic)
+                assert not allowed(plan, user, "TOPIC", topic, "WRITE")
+        for topic in (topics.audit, topics.deadletter, topics.external, topics.schemas):
+            assert not allowed(plan, user, "TOPIC", topic, "READ")
+            assert not allowed(plan, user, "TOPIC", topic, "WRITE")
+            assert not allowed(plan, user, "TOPIC", topic, "DESCRIBE")
+
+
+def test_authority_topic_rules_are_literal(plan: list[AclBinding]) -> None:
+    for binding in plan:
+        if binding.principal != HUB and binding.resource_type == "TOPIC":
+            assert binding.pattern == "LITERAL", binding
+
+
+def test_authority_groups_are_their_own(plan: list[AclBinding], settings: Settings) -> None:
+    p = settings.topic_prefix
+    wuppertal = authority_principal("wuppertal.meldebehoerde")
+    assert allowed(plan, wuppertal, "GROUP", f"{p}wuppertal.meldebehoerde.fachverfahren", "READ")
+    assert not allowed(plan, wuppertal, "GROUP", f"{p}wuppertal.meldebehoerde-nord.x", "READ")
+    assert not allowed(plan, wuppertal, "GROUP", f"{p}solingen.meldebehoerde.x", "READ")
+    assert not allowed(plan, wuppertal, "GROUP", f"{p}xoev-hub", "READ")
+    nord = authority_principal("wuppertal.meldebehoerde-nord")
+    assert not allowed(plan, nord, "GROUP", f"{p}wuppertal.meldebehoerde.x", "READ")
+
+
+def test_hub_does_its_part(plan: list[AclBinding], settings: Settings) -> None:
+    topics = TopicNames(settings.topic_prefix)
+    for authority in IDS:
+        assert allowed(plan, HUB, "TOPIC", topics.inbound(authority), "READ")
+        assert not allowed(plan, HUB, "TOPIC", topics.inbound(authority), "WRITE")
+        assert allowed(plan, HUB, "TOPIC", topics.out_xml(authority), "WRITE")
+        assert allowed(plan, HUB, "TOPIC", topics.out_avro(authority), "WRITE")
+    for topic in (topics.audit, topics.deadletter, topics.external, topics.schemas):
+        assert allowed(plan, HUB, "TOPIC", topic, "WRITE")
+    group = f"{settings.topic_prefix}{settings.consumer_group}"
+    assert allowed(plan, HUB, "GROUP", group, "READ")
+    assert allowed(plan, HUB, "TRANSACTIONAL_ID", f"{group}-0", "WRITE")
+    assert allowed(plan, HUB, "TOPIC", f"{group}-dedupe-changelog", "CREATE")
+    assert allowed(plan, HUB, "CLUSTER", "kafka-cluster", "IDEMPOTENT_WRITE")
+    assert not allowed(plan, HUB, "CLUSTER", "kafka-cluster", "ALTER")
+
+
+def test_operators_read_audit_and_dead_letters_only(
+    plan: list[AclBinding], settings: Settings
+) -> None:
+    topics = TopicNames(settings.topic_prefix)
+    assert allowed(plan, OPS, "TOPIC", topics.audit, "READ")
+    assert allowed(plan, OPS, "TOPIC", topics.deadletter, "READ")
+    assert not allowed(plan, OPS, "TOPIC", topics.deadletter, "WRITE")
+    for authority in IDS:
+        assert not allowed(plan, OPS, "TOPIC", topics.out_xml(authority), "READ")
+        assert not allowed(plan, OPS, "TOPIC", topics.inbound(authority), "READ")
+
+
+def test_plan_is_stable_and_free_of_duplicates(settings: Settings) -> None:
+    first = plan_acls(StandInRegion(IDS), settings, HUB, OPS)
+    again = plan_acls(StandInRegion(tuple(reversed(IDS))), settings, HUB, OPS)
+    assert first == again == sorted(set(first))
+
+
+def test_principals_are_checked(settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="User:<name>"):
+        plan_acls(StandInRegion(IDS), settings, "xoev-hub", OPS)
+    with pytest.raises(ConfigError, match="collides"):
+        plan_acls(StandInRegion(IDS), settings, "User:solingen.meldebehoerde", OPS)
+
+
+def test_prefixed_topic_rule_would_have_leaked() -> None:
+    """Why the plan uses LITERAL topic rules: the prefix of one id matches another."""
+    naive = AclBinding("User:wuppertal.meldebehoerde", "TOPIC",
+                       "xoev.out.wuppertal.meldebehoerde", "PREFIXED", "READ")
+    assert allowed([naive], naive.principal, "TOPIC",
+                   "xoev.out.wuppertal.meldebehoerde-nord.xml", "READ")
