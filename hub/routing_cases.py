@@ -173,8 +173,8 @@ def _message(case: Case, registry: Callable[[], SchemaRegistry] | None) -> _Mess
 def _read_input(path: Path, registry: SchemaRegistry) -> dict[str, Any]:
     """Header fields of an XÖV file, read as the worker reads them.
 
-    Parse (hardened), identify the package (standard and version), read the g2g
-    header. Their MessageErrors (XML_*, UNKNOWN_*, HEADER_*) are outcomes a
+    Parse (hardened), identify the package and message type (standard,
+    version, code), read the g2g header (author, readers). Their MessageErrors (XML_*, UNKNOWN_*, HEADER_*) are outcomes a
     case can expect.
     """
     from hub.header import read_header
@@ -185,12 +185,12 @@ def _read_input(path: Path, registry: SchemaRegistry) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read golden input: {exc.strerror or exc}") from exc
     root = parse_xml(data)
-    package, _message_type = registry.identify(root)
+    package, message_type = registry.identify(root)
     header = read_header(root)
-    return {
+    return {  # as hub.pipeline routes: code of the identified message type
         "standard": package.standard,
         "version": package.version,
-        "message_code": header.message_code,
+        "message_code": message_type.code,
         "author": header.author_key,
         "readers": tuple(header.reader_keys),
     }
