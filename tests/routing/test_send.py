@@ -152,3 +152,18 @@ def test_cli_send(hub_env: dict[str, str], kafka_settings: Settings, region: Reg
     assert re.fullmatch(rf"<stdin>: {re.escape(topic)} partition \d+ offset \d+ key - \(4 bytes\)",
                         lines[1])
     assert lines[2] == f"sent 2 of 2 file(s), {len(MESSAGE) + 4} bytes, to {topic}"
+
+
+@pytest.mark.kafka
+def test_oversized_file_is_reported_and_the_rest_sent(
+    kafka_settings: Settings, region: Region
+) -> None:
+    apply_topics(kafka_settings, region)
+    too_big = b"<a>" + b"x" * (kafka_settings.max_message_bytes + 128 * 1024) + b"</a>"
+    # just above the hub's limit: Kafka takes it, so the hub can dead-letter it with a reason
+    above = b"<a>" + b"x" * kafka_settings.max_message_bytes + b"</a>"
+    results = send(kafka_settings, region, "remscheid.meldebehoerde",
+                   [Input("big.xml", too_big), Input("m.xml", MESSAGE), Input("above.xml", above)])
+    assert [r.ok for r in results] == [False, True, True]
+    assert results[0].error is not None and "MessageSizeTooLarge" in results[0].error
+    assert results[1].key == UUID and results[1].offset is not None
