@@ -200,7 +200,23 @@ class Router:
         self.external = external
         self.source = source
         _validate_rules(self.rules, region, source)
-        self._compiled = tuple(_CompiledRule.of(rule) for rule in self.rules)
+        compiled = tuple(_CompiledRule.of(rule) for rule in self.rules)
+        # Rules naming exact standards are only tried for those standards: with
+        # many rules most are skipped by one dictionary lookup. Order is kept.
+        exact = {
+            rule.name: set(rule.standard)
+            for rule in self.rules
+            if rule.standard is not None and not any(_GLOB.search(p) for p in rule.standard)
+        }
+        standards = set().union(*exact.values()) if exact else set()
+        self._generic = tuple(c for c in compiled if c.rule.name not in exact)
+        self._by_standard = {
+            standard: tuple(
+                c for c in compiled
+                if c.rule.name not in exact or standard in exact[c.rule.name]
+            )
+            for standard in standards
+        }
         self._cache: dict[tuple[str, str, str, str, tuple[str, ...]], RouteDecision] = {}
         self._cache_size = cache_size
 
@@ -292,7 +308,8 @@ class Router:
             authority = self.region.by_dvdv_key(key)
             default = authority.id if authority is not None else EXTERNAL
             fields = (standard, version, message_code, author, key, default)
-            selected = [c.rule for c in self._compiled if c.selects(fields)]
+            candidates = self._by_standard.get(standard, self._generic)
+            selected = [c.rule for c in candidates if c.selects(fields)]
             redirect = next((r.redirect_to for r in selected if r.redirect_to), None)
             destinations: list[str] = list(redirect) if redirect else [default]
             for rule in selected:

@@ -174,8 +174,8 @@ def _read_input(path: Path, registry: SchemaRegistry) -> dict[str, Any]:
     """Header fields of an XÖV file, read as the worker reads them.
 
     Parse (hardened), identify the package and message type (standard,
-    version, code), read the g2g header (author, readers). Their MessageErrors (XML_*, UNKNOWN_*, HEADER_*) are outcomes a
-    case can expect.
+    version, code), read the g2g header (author, readers). Their MessageErrors
+    (XML_*, UNKNOWN_*, HEADER_*) are outcomes a case can expect.
     """
     from hub.header import read_header
     from hub.xmlsafe import parse_xml
