@@ -13,10 +13,10 @@ import random
 import sys
 import time
 import tomllib
-from datetime import UTC, datetime
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -103,7 +103,9 @@ class Simulator:
             if _fold(p.standard) == _fold(flow.standard)
             and (flow.version is None or p.version == flow.version)
         ]
-        for package in sorted(candidates, key=lambda p: p.version, reverse=True):
+        # the newest release; of two packages for one namespace the installed one wins
+        ranked = sorted(candidates, key=lambda p: (p.version, p.origin == "installed"))
+        for package in reversed(ranked):
             for message in package.messages.values():
                 if flow.message in (message.code, message.root, message.name):
                     return package, message

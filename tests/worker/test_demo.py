@@ -35,7 +35,11 @@ def test_demo_runs_shows_traffic_and_leaves_no_process(
     env = hub_env(kafka_bootstrap, topic_prefix, web_port=str(port))
     result = subprocess.run(
         [sys.executable, "-m", "hub", "demo", "--duration", "25", "--rate", "15"],
-        env=env, cwd=REPO, capture_output=True, text=True, timeout=180,
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     out = result.stdout
