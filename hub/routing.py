@@ -18,9 +18,9 @@ region. See docs/routing.md for the format and examples.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
+from fnmatch import fnmatchcase, translate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +47,8 @@ __all__ = [
 EXTERNAL = "external"
 
 _GLOB = re.compile(r"[*?\[]")
+#: Routing decisions remembered per router (cleared when full).
+CACHE_SIZE = 8192
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,39 @@ def _match(patterns: Patterns | None, value: str) -> bool:
     return patterns is None or any(fnmatchcase(value, p) for p in patterns)
 
 
+Matcher = Callable[[str], object]
+
+
+def _compile(patterns: Patterns | None) -> Matcher | None:
+    """One compiled regular expression for a selector's globs (None: matches all)."""
+    if patterns is None:
+        return None
+    return re.compile("|".join(f"(?:{translate(p)})" for p in patterns)).match
+
+
+@dataclass(frozen=True)
+class _CompiledRule:
+    rule: Rule
+    matchers: tuple[tuple[int, Matcher], ...]  # (index into the message fields, matcher)
+
+    @classmethod
+    def of(cls, rule: Rule) -> _CompiledRule:
+        selectors = (rule.standard, rule.version, rule.message_code, rule.author,
+                     rule.reader, rule.recipient)
+        matchers = tuple(
+            (index, matcher) for index, selector in enumerate(selectors)
+            if (matcher := _compile(selector)) is not None
+        )
+        return cls(rule, matchers)
+
+    def selects(self, fields: tuple[str, str, str, str, str, str]) -> bool:
+        # a loop, not all(<generator>): measurably cheaper on the hot path
+        for index, matcher in self.matchers:  # noqa: SIM110
+            if not matcher(fields[index]):
+                return False
+        return True
+
+
 class Defaults(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -158,13 +193,32 @@ class Router:
 
     def __init__(
         self, region: Region, rules: Sequence[Rule] = (), *, external: bool = True,
-        source: str = "<routes>",
+        source: str = "<routes>", cache_size: int = CACHE_SIZE,
     ) -> None:
         self.region = region
         self.rules = tuple(rules)
         self.external = external
         self.source = source
         _validate_rules(self.rules, region, source)
+        compiled = tuple(_CompiledRule.of(rule) for rule in self.rules)
+        # Rules naming exact standards are only tried for those standards: with
+        # many rules most are skipped by one dictionary lookup. Order is kept.
+        exact = {
+            rule.name: set(rule.standard)
+            for rule in self.rules
+            if rule.standard is not None and not any(_GLOB.search(p) for p in rule.standard)
+        }
+        standards = set().union(*exact.values()) if exact else set()
+        self._generic = tuple(c for c in compiled if c.rule.name not in exact)
+        self._by_standard = {
+            standard: tuple(
+                c for c in compiled
+                if c.rule.name not in exact or standard in exact[c.rule.name]
+            )
+            for standard in standards
+        }
+        self._cache: dict[tuple[str, str, str, str, tuple[str, ...]], RouteDecision] = {}
+        self._cache_size = cache_size
 
     @classmethod
     def load(cls, path: Path, region: Region) -> Router:
@@ -208,12 +262,29 @@ class Router:
         """
         if isinstance(reader_keys, str):  # a bare string would be read as characters
             reader_keys = (reader_keys,)
+        # Decisions depend only on these fields and are immutable: repeated
+        # traffic (the same codes between the same authorities) is a lookup.
+        cache_key = (standard, version, message_code, author_key, tuple(reader_keys))
+        cached = self._cache.get(cache_key)
+        if cached is not None:
+            return cached
+        decision = self._route(standard, version, message_code, author_key, cache_key[4])
+        if self._cache_size > 0:
+            if len(self._cache) >= self._cache_size:
+                self._cache.clear()
+            self._cache[cache_key] = decision
+        return decision
+
+    def _route(
+        self, standard: str, version: str, message_code: str, author_key: str,
+        reader_keys: tuple[str, ...],
+    ) -> RouteDecision:
         if not reader_keys:
             raise MisaddressedError("the header names no reader", code="READER_MISSING")
-        if any(k is None or not k.strip() for k in reader_keys):
+        blank = sum(1 for k in reader_keys if k is None or not k.strip())
+        if blank:
             raise MisaddressedError(
-                f"{sum(1 for k in reader_keys if k is None or not k.strip())} of "
-                f"{len(reader_keys)} reader(s) in the header have no key",
+                f"{blank} of {len(reader_keys)} reader(s) in the header have no key",
                 code="READER_MISSING",
             )
         readers = [normalise_key(k) for k in reader_keys]
@@ -236,13 +307,9 @@ class Router:
         for key in readers:
             authority = self.region.by_dvdv_key(key)
             default = authority.id if authority is not None else EXTERNAL
-            selected = [
-                rule for rule in self.rules
-                if rule.selects(
-                    standard=standard, version=version, message_code=message_code,
-                    author=author, reader=key, recipient=default,
-                )
-            ]
+            fields = (standard, version, message_code, author, key, default)
+            candidates = self._by_standard.get(standard, self._generic)
+            selected = [c.rule for c in candidates if c.selects(fields)]
             redirect = next((r.redirect_to for r in selected if r.redirect_to), None)
             destinations: list[str] = list(redirect) if redirect else [default]
             for rule in selected:

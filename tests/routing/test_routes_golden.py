@@ -227,3 +227,40 @@ def test_routes_check(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "9 authorities of Bergisches Städtedreieck, 3 kinds, 6 placeholder key(s)" in out
     assert "0 rule(s), external hand-over on: OK" in out
+
+
+def test_xml_inputs_read_like_the_worker(
+    write: Callable[[str, str], Path], region: Region, router: Router
+) -> None:
+    message = (GOLDEN / "messages/xmeld-0201-wuppertal-to-solingen.xml").read_text("utf-8")
+    write("c/m/bad-reader.xml", message.replace("<kennung>ags:05122000</kennung>",
+                                                "<kennung>05122000</kennung>", 1))
+    write("c/m/not-xml.xml", "<unclosed>")
+    write("c/m/unknown.xml", message.replace("xmeld2511a", "xmeld2999"))
+    path = write("c/x.toml", """
+[[case]]
+name = "bad-reader"
+input = "m/bad-reader.xml"
+expect = { error = "READER_MALFORMED" }
+
+[[case]]
+name = "not-xml"
+input = "m/not-xml.xml"
+expect = { error = "XML_MALFORMED" }
+
+[[case]]
+name = "unknown-version"
+input = "m/unknown.xml"
+expect = { error = "UNKNOWN_VERSION" }
+
+[[case]]
+name = "missing-file"
+input = "m/absent.xml"
+expect = { recipients = [] }
+""")
+    results = {r.case.name: r for r in run_cases(load_cases(path.parent), region, router)}
+    assert results["bad-reader"].passed, results["bad-reader"].diff
+    assert results["not-xml"].passed, results["not-xml"].diff
+    assert results["unknown-version"].passed, results["unknown-version"].diff
+    assert not results["missing-file"].passed
+    assert "cannot read golden input" in results["missing-file"].diff

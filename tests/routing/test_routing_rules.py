@@ -345,3 +345,41 @@ copy_to = ["velbert.jugendamt"]
 
     default = Router.load(DEFAULT_CONFIG_DIR / "routes.toml", region)
     assert route(default, "ags:05158032").external is False
+
+
+def test_decision_cache_is_bounded_and_never_caches_errors(region: Region) -> None:
+    router = Router(region, cache_size=2)
+    first = route(router, SOLINGEN_MB)
+    assert route(router, SOLINGEN_MB) is first  # remembered
+    for _ in range(2):
+        with pytest.raises(MisaddressedError):
+            route(router, "nonsense")
+    route(router, REMSCHEID_MB)
+    route(router, WUPPERTAL_MB)  # third entry: the cache was cleared, still correct
+    assert route(router, SOLINGEN_MB) == first
+    assert len(router._cache) <= 2
+    uncached = Router(region, cache_size=0)
+    assert route(uncached, SOLINGEN_MB) == first and not uncached._cache
+
+
+@pytest.mark.parametrize(
+    "order", [("by-standard", "any-standard"), ("any-standard", "by-standard")]
+)
+def test_rule_order_is_kept_across_the_standard_index(
+    region: Region, write: Callable[[str, str], Path], order: tuple[str, str]
+) -> None:
+    rules = {
+        "by-standard": '[[rule]]\nname = "by-standard"\nstandard = ["XMeld", "XFoo"]\n'
+                       'redirect_to = "wuppertal.standesamt"\n',
+        "any-standard": '[[rule]]\nname = "any-standard"\nstandard = "X*"\n'
+                        'redirect_to = "remscheid.standesamt"\n',
+    }
+    router = Router.load(write("routes.toml", rules[order[0]] + rules[order[1]]), region)
+    first = {"by-standard": "wuppertal.standesamt", "any-standard": "remscheid.standesamt"}
+    decision = route(router, SOLINGEN_MB, standard="XMeld")
+    assert decision.recipients == (first[order[0]],)
+    assert decision.rules == order
+    # another standard: only the glob rule applies
+    other = route(router, SOLINGEN_MB, standard="XPersonenstand")
+    assert other.recipients == ("remscheid.standesamt",) and other.rules == ("any-standard",)
+    assert route(router, SOLINGEN_MB, standard="Y").recipients == ("solingen.meldebehoerde",)

@@ -114,19 +114,36 @@ def test_send_round_trip(
 
 @pytest.mark.kafka
 def test_cli_send(hub_env: dict[str, str], kafka_settings: Settings, region: Region,
-                  tmp_path: Path) -> None:
-    def run(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "hub", "send", *args], env=hub_env,
-                                input=stdin.decode(), capture_output=True, text=True, timeout=120)
-        return result
+                  tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                  capsys: pytest.CaptureFixture[str]) -> None:
+    from hub.cli import main
 
+    monkeypatch.setenv("HUB_BOOTSTRAP_SERVERS", kafka_settings.bootstrap)
+    monkeypatch.setenv("HUB_TOPIC_PREFIX", kafka_settings.topic_prefix)
     (tmp_path / "m.xml").write_bytes(MESSAGE)
-    missing_topic = run("--from", "solingen.standesamt", str(tmp_path / "m.xml"))
-    assert missing_topic.returncode == 2
-    assert "does not exist" in missing_topic.stderr and "topics apply" in missing_topic.stderr
+
+    assert main(["send", "--from", "solingen.standesamt", str(tmp_path / "m.xml")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "topics apply" in err  # nothing is auto-created
+
+    assert main(["send", "--from", "velbert.meldebehoerde", str(tmp_path / "m.xml")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "xoev-hub send: error: unknown authority 'velbert.meldebehoerde'; known: "
+        + ", ".join(region.authorities)
+    ]
+    assert main(["send", "--from", "solingen.standesamt", str(tmp_path / "m.xml"),
+                 str(tmp_path / "nope.xml")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"xoev-hub send: error: file not found: {tmp_path}/nope.xml\n"
+    assert captured.out == ""  # nothing was sent
 
     apply_topics(kafka_settings, region)
-    ok = run("--from", "solingen.standesamt", str(tmp_path / "m.xml"), "-", stdin=b"<x/>")
+    # the real command line, with a file and standard input
+    ok = subprocess.run(
+        [sys.executable, "-m", "hub", "send", "--from", "solingen.standesamt",
+         str(tmp_path / "m.xml"), "-"],
+        env=hub_env, input="<x/>", capture_output=True, text=True, timeout=120,
+    )
     assert ok.returncode == 0, ok.stderr
     topic = f"{kafka_settings.topic_prefix}xoev.in.solingen.standesamt"
     lines = ok.stdout.splitlines()
@@ -136,14 +153,17 @@ def test_cli_send(hub_env: dict[str, str], kafka_settings: Settings, region: Reg
                         lines[1])
     assert lines[2] == f"sent 2 of 2 file(s), {len(MESSAGE) + 4} bytes, to {topic}"
 
-    unknown = run("--from", "velbert.meldebehoerde", str(tmp_path / "m.xml"))
-    assert unknown.returncode == 2
-    assert unknown.stderr.strip().splitlines() == [
-        "xoev-hub send: error: unknown authority 'velbert.meldebehoerde'; known: "
-        + ", ".join(region.authorities)
-    ]
-    missing = run("--from", "solingen.standesamt", str(tmp_path / "m.xml"),
-                  str(tmp_path / "nope.xml"))
-    assert missing.returncode == 2
-    assert missing.stderr.strip() == f"xoev-hub send: error: file not found: {tmp_path}/nope.xml"
-    assert missing.stdout == ""  # nothing was sent
+
+@pytest.mark.kafka
+def test_oversized_file_is_reported_and_the_rest_sent(
+    kafka_settings: Settings, region: Region
+) -> None:
+    apply_topics(kafka_settings, region)
+    too_big = b"<a>" + b"x" * (kafka_settings.max_message_bytes + 128 * 1024) + b"</a>"
+    # just above the hub's limit: Kafka takes it, so the hub can dead-letter it with a reason
+    above = b"<a>" + b"x" * kafka_settings.max_message_bytes + b"</a>"
+    results = send(kafka_settings, region, "remscheid.meldebehoerde",
+                   [Input("big.xml", too_big), Input("m.xml", MESSAGE), Input("above.xml", above)])
+    assert [r.ok for r in results] == [False, True, True]
+    assert results[0].error is not None and "MessageSizeTooLarge" in results[0].error
+    assert results[1].key == UUID and results[1].offset is not None
