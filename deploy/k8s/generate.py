@@ -1,12 +1,13 @@
 """Write deploy/k8s/topics.yaml, users.yaml (from the region's authorities) and
 prometheusrule.yaml (from deploy/prometheus/alerts.yml).
 
-    python deploy/k8s/generate.py [AUTHORITY_ID ...]
+    python deploy/k8s/generate.py [REGION_FILE]
 
-Without arguments the ids come from the default region file
-(hub/config/region.toml, read by hub.region). Topic names come
-from hub.topics, so the manifests follow the contract. Re-run after adding an
-authority; tests/ops/test_deploy.py checks the files against the code.
+The region defaults to hub/config/region.toml. Topics are exactly those of
+``xoev-hub topics apply`` (hub.topology.contract_topics, with 6 partitions and 3
+replicas), ACLs exactly hub.acl.plan_acls, so the cluster matches what the hub
+sets up locally. Re-run after adding an authority; tests/ops/test_deploy.py
+checks the files against the code.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))
 
 from hub.acl import AclBinding, plan_acls  # noqa: E402
-from hub.settings import Settings  # noqa: E402
-from hub.topics import TopicNames  # noqa: E402
+from hub.region import Region  # noqa: E402
+from hub.settings import DEFAULT_CONFIG_DIR, Settings  # noqa: E402
+from hub.topology import TopicSpec, contract_topics  # noqa: E402
 
 CLUSTER = "xoev-kafka"
 HUB_USER = "xoev-hub"
@@ -31,25 +33,19 @@ PARTITIONS = 6
 REPLICAS = 3
 
 
-def authority_ids() -> list[str]:
-    from hub.region import Region
-    from hub.settings import DEFAULT_CONFIG_DIR
+def deployment_settings() -> Settings:
+    """The settings the manifests describe: defaults (not this shell's HUB_* variables),
+    no topic prefix, PARTITIONS partitions, REPLICAS replicas."""
+    return Settings.model_construct(topic_partitions=PARTITIONS, replication_factor=REPLICAS)
 
-    return sorted(Region.load(DEFAULT_CONFIG_DIR / "region.toml").authorities)
 
-
-def topic(name: str, *, compacted: bool = False, retention_days: int = 30) -> dict[str, object]:
-    config: dict[str, object] = {"min.insync.replicas": 2}
-    if compacted:
-        config["cleanup.policy"] = "compact"
-    else:
-        config["retention.ms"] = retention_days * 86400 * 1000
+def kafka_topic(spec: TopicSpec) -> dict[str, object]:
     return {
         "apiVersion": "kafka.strimzi.io/v1beta2",
         "kind": "KafkaTopic",
-        "metadata": {"name": name, "labels": {"strimzi.io/cluster": CLUSTER}},
-        "spec": {"topicName": name, "partitions": PARTITIONS, "replicas": REPLICAS,
-                 "config": config},
+        "metadata": {"name": spec.name, "labels": {"strimzi.io/cluster": CLUSTER}},
+        "spec": {"topicName": spec.name, "partitions": spec.partitions,
+                 "replicas": spec.replication_factor, "config": dict(spec.configs)},
     }
 
 
@@ -86,22 +82,13 @@ def user(name: str, bindings: list[AclBinding]) -> dict[str, object]:
     }
 
 
-class _Ids:
-    def __init__(self, ids: list[str]) -> None:
-        self.authorities = dict.fromkeys(ids)
-
-
-def main(ids: list[str], out: Path = HERE) -> None:
-    names = TopicNames()
-    topics = []
-    for authority in ids:
-        topics += [topic(names.inbound(authority), retention_days=7),
-                   topic(names.out_xml(authority)), topic(names.out_avro(authority))]
-    topics += [topic(names.external), topic(names.deadletter, retention_days=90),
-               topic(names.audit, retention_days=400), topic(names.schemas, compacted=True)]
+def main(region_file: Path = DEFAULT_CONFIG_DIR / "region.toml", out: Path = HERE) -> None:
+    settings = deployment_settings()
+    region = Region.load(region_file)
+    # exactly the topics `xoev-hub topics apply` creates
+    topics = [kafka_topic(spec) for spec in contract_topics(settings, region)]
     # the same plan `hub.acl` applies to a local cluster, in Strimzi's words
-    defaults = Settings.model_construct()  # defaults, not this shell's HUB_* variables
-    plan = plan_acls(_Ids(ids), defaults, f"User:{HUB_USER}", f"User:{OPERATORS_USER}")
+    plan = plan_acls(region, settings, f"User:{HUB_USER}", f"User:{OPERATORS_USER}")
     principals = sorted({b.principal for b in plan})
     users = [
         user(p.removeprefix("User:"), [b for b in plan if b.principal == p]) for p in principals
@@ -123,4 +110,4 @@ def main(ids: list[str], out: Path = HERE) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or authority_ids())
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CONFIG_DIR / "region.toml")

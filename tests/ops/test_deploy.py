@@ -21,6 +21,7 @@ from hub.acl import CLUSTER_NAME, AclBinding, allowed, plan_acls
 from hub.region import Region
 from hub.settings import DEFAULT_CONFIG_DIR, Settings
 from hub.topics import TopicNames
+from hub.topology import contract_topics
 from hub.web import HEALTHZ_PATH, METRICS_PATH, READYZ_PATH
 
 REPO = Path(__file__).resolve().parents[2]
@@ -152,9 +153,14 @@ def test_kafka_topics_are_the_contract_topics() -> None:
     for t in topics:
         assert t["metadata"]["labels"]["strimzi.io/cluster"] == cluster["metadata"]["name"]
         assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", t["metadata"]["name"])
-        assert t["spec"]["replicas"] == 3 and t["spec"]["config"]["min.insync.replicas"] == 2
+        assert t["spec"]["replicas"] == 3 and t["spec"]["config"]["min.insync.replicas"] == "2"
     schemas = next(t for t in topics if t["spec"]["topicName"] == TopicNames().schemas)
     assert schemas["spec"]["config"]["cleanup.policy"] == "compact"
+    # exactly what `xoev-hub topics apply` creates with 6 partitions and 3 replicas
+    settings = Settings.model_construct(topic_partitions=6, replication_factor=3)
+    wanted = contract_topics(settings, Region.load(DEFAULT_CONFIG_DIR / "region.toml"))
+    assert {t["spec"]["topicName"]: (t["spec"]["partitions"], t["spec"]["config"])
+            for t in topics} == {w.name: (w.partitions, dict(w.configs)) for w in wanted}
 
 
 def test_kafka_cluster_uses_kraft_node_pools() -> None:
@@ -249,8 +255,9 @@ def test_worker_deployment_probes_ports_and_settings() -> None:
     assert bootstrap.startswith(f"{cluster['metadata']['name']}-kafka-bootstrap:")
     tls_ports = {li["port"] for li in cluster["spec"]["kafka"]["listeners"] if li["tls"]}
     assert int(bootstrap.rsplit(":", 1)[1]) in tls_ports
-    # the partitions of topics.yaml match the worker's setting
-    partitions = {t["spec"]["partitions"] for t in of_kind("KafkaTopic")}
+    # the inbound partitions of topics.yaml match the worker's setting and bound its replicas
+    partitions = {t["spec"]["partitions"] for t in of_kind("KafkaTopic")
+                  if t["spec"]["topicName"].startswith("xoev.in.")}
     assert partitions == {int(env["HUB_TOPIC_PARTITIONS"]["value"])}
     assert deployment["spec"]["replicas"] <= min(partitions)
     # the PodMonitor scrapes these pods on the same port and path, as job xoev-hub
@@ -274,7 +281,7 @@ def test_generated_manifests_are_up_to_date(tmp_path: Path) -> None:
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.main(authority_ids(), tmp_path)
+    module.main(DEFAULT_CONFIG_DIR / "region.toml", tmp_path)
     for name in ("topics.yaml", "users.yaml", "prometheusrule.yaml"):
         assert (tmp_path / name).read_text() == (K8S / name).read_text(), (
             f"deploy/k8s/{name} is stale: run python deploy/k8s/generate.py"
