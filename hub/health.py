@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -355,18 +354,13 @@ class OffsetWatcher:
         self._admin = self._consumer = None
 
 
+_SECURITY_KEYS = ("security_protocol", "sasl_mechanism", "sasl_plain_username",
+                  "sasl_plain_password", "ssl_context")
+
+
 def client_config(settings: Settings) -> dict[str, Any]:
-    """aiokafka client options for the security settings (TLS, SASL)."""
-    config: dict[str, Any] = {"security_protocol": settings.security_protocol}
-    if settings.security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
-        )
-        config["ssl_context"] = context
-    if settings.security_protocol.startswith("SASL"):
-        config["sasl_mechanism"] = settings.sasl_mechanism
-        config["sasl_plain_username"] = settings.sasl_username
-        config["sasl_plain_password"] = (
-            settings.sasl_password.get_secret_value() if settings.sasl_password else None
-        )
-    return config
+    """aiokafka security options (TLS, SASL), from ``hub.kafka_client`` (the one place)."""
+    from hub.kafka_client import consumer_config
+
+    config = consumer_config(settings, client="aiokafka")
+    return {key: config[key] for key in _SECURITY_KEYS if key in config}

@@ -1,12 +1,13 @@
 """Write deploy/k8s/topics.yaml, users.yaml (from the region's authorities) and
 prometheusrule.yaml (from deploy/prometheus/alerts.yml).
 
-    python deploy/k8s/generate.py [AUTHORITY_ID ...]
+    python deploy/k8s/generate.py [REGION_FILE]
 
-Without arguments the ids come from the default region file (hub.region) or,
-before it exists, from tests/ops/fixtures/authorities.txt. Topic names come
-from hub.topics, so the manifests follow the contract. Re-run after adding an
-authority; tests/ops/test_deploy.py checks the files against the code.
+The region defaults to hub/config/region.toml. Topics are exactly those of
+``xoev-hub topics apply`` (hub.topology.contract_topics, with 6 partitions and 3
+replicas), ACLs exactly hub.acl.plan_acls, so the cluster matches what the hub
+sets up locally. Re-run after adding an authority; tests/ops/test_deploy.py
+checks the files against the code.
 """
 
 from __future__ import annotations
@@ -20,47 +21,58 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(REPO))
 
-from hub.topics import TopicNames  # noqa: E402
+from hub.acl import AclBinding, plan_acls  # noqa: E402
+from hub.region import Region  # noqa: E402
+from hub.settings import DEFAULT_CONFIG_DIR, Settings  # noqa: E402
+from hub.topology import TopicSpec, contract_topics  # noqa: E402
 
 CLUSTER = "xoev-kafka"
 HUB_USER = "xoev-hub"
+OPERATORS_USER = "xoev-ops"
 PARTITIONS = 6
 REPLICAS = 3
 
 
-def authority_ids() -> list[str]:
-    try:
-        from hub.region import Region  # type: ignore[import-not-found]
-        from hub.settings import DEFAULT_CONFIG_DIR
-
-        return sorted(Region.load(DEFAULT_CONFIG_DIR / "region.toml").authorities)
-    except (ImportError, FileNotFoundError):
-        fixture = REPO / "tests" / "ops" / "fixtures" / "authorities.txt"
-        return sorted(x.strip() for x in fixture.read_text().splitlines() if x.strip())
+def deployment_settings() -> Settings:
+    """The settings the manifests describe: defaults (not this shell's HUB_* variables),
+    no topic prefix, PARTITIONS partitions, REPLICAS replicas."""
+    return Settings.model_construct(topic_partitions=PARTITIONS, replication_factor=REPLICAS)
 
 
-def topic(name: str, *, compacted: bool = False, retention_days: int = 30) -> dict[str, object]:
-    config: dict[str, object] = {"min.insync.replicas": 2}
-    if compacted:
-        config["cleanup.policy"] = "compact"
-    else:
-        config["retention.ms"] = retention_days * 86400 * 1000
+def kafka_topic(spec: TopicSpec) -> dict[str, object]:
     return {
         "apiVersion": "kafka.strimzi.io/v1beta2",
         "kind": "KafkaTopic",
-        "metadata": {"name": name, "labels": {"strimzi.io/cluster": CLUSTER}},
-        "spec": {"topicName": name, "partitions": PARTITIONS, "replicas": REPLICAS,
-                 "config": config},
+        "metadata": {"name": spec.name, "labels": {"strimzi.io/cluster": CLUSTER}},
+        "spec": {"topicName": spec.name, "partitions": spec.partitions,
+                 "replicas": spec.replication_factor, "config": dict(spec.configs)},
     }
 
 
-def acl(kind: str, name: str | None, pattern: str, operations: list[str]) -> dict[str, object]:
-    resource = {"type": kind} if name is None else {"type": kind, "name": name,
-                                                     "patternType": pattern}
-    return {"resource": resource, "operations": operations, "host": "*"}
+#: Strimzi spellings of hub.acl's Kafka names.
+RESOURCE = {"TOPIC": "topic", "GROUP": "group", "CLUSTER": "cluster",
+            "TRANSACTIONAL_ID": "transactionalId"}
+PATTERN = {"LITERAL": "literal", "PREFIXED": "prefix"}
 
 
-def user(name: str, acls: list[dict[str, object]]) -> dict[str, object]:
+def operation_name(operation: str) -> str:
+    """READ -> Read, DESCRIBE_CONFIGS -> DescribeConfigs, IDEMPOTENT_WRITE -> IdempotentWrite."""
+    return "".join(part.capitalize() for part in operation.split("_"))
+
+
+def user(name: str, bindings: list[AclBinding]) -> dict[str, object]:
+    """A KafkaUser whose ACLs are exactly ``bindings`` (grouped per resource)."""
+    grouped: dict[tuple[str, str, str], list[str]] = {}
+    for b in bindings:
+        grouped.setdefault((b.resource_type, b.name, b.pattern), []).append(
+            operation_name(b.operation)
+        )
+    acls = []
+    for (rtype, rname, pattern), operations in grouped.items():
+        resource: dict[str, str] = {"type": RESOURCE[rtype]}
+        if rtype != "CLUSTER":
+            resource |= {"name": rname, "patternType": PATTERN[pattern]}
+        acls.append({"resource": resource, "operations": sorted(operations), "host": "*"})
     return {
         "apiVersion": "kafka.strimzi.io/v1beta2",
         "kind": "KafkaUser",
@@ -70,34 +82,17 @@ def user(name: str, acls: list[dict[str, object]]) -> dict[str, object]:
     }
 
 
-def main(ids: list[str], out: Path = HERE) -> None:
-    names = TopicNames()
-    topics = []
-    for authority in ids:
-        topics += [topic(names.inbound(authority), retention_days=7),
-                   topic(names.out_xml(authority)), topic(names.out_avro(authority))]
-    topics += [topic(names.external), topic(names.deadletter, retention_days=90),
-               topic(names.audit, retention_days=400), topic(names.schemas, compacted=True)]
+def main(region_file: Path = DEFAULT_CONFIG_DIR / "region.toml", out: Path = HERE) -> None:
+    settings = deployment_settings()
+    region = Region.load(region_file)
+    # exactly the topics `xoev-hub topics apply` creates
+    topics = [kafka_topic(spec) for spec in contract_topics(settings, region)]
+    # the same plan `hub.acl` applies to a local cluster, in Strimzi's words
+    plan = plan_acls(region, settings, f"User:{HUB_USER}", f"User:{OPERATORS_USER}")
+    principals = sorted({b.principal for b in plan})
     users = [
-        user(authority, [
-            # an authority writes only its own inbound topic ...
-            acl("topic", names.inbound(authority), "literal", ["Write", "Describe"]),
-            # ... and reads only its own outbound topics (xml and avro)
-            acl("topic", names.out_xml(authority).removesuffix("xml"), "prefix",
-                ["Read", "Describe"]),
-            acl("group", f"{authority}.", "prefix", ["Read"]),
-        ])
-        for authority in ids
+        user(p.removeprefix("User:"), [b for b in plan if b.principal == p]) for p in principals
     ]
-    users.append(user(HUB_USER, [
-        # the hub reads every inbound topic and writes every output topic
-        acl("topic", "xoev.", "prefix", ["Read", "Write", "Describe", "DescribeConfigs"]),
-        # Faust's changelog and assignor topics and its consumer group
-        acl("topic", f"{HUB_USER}-", "prefix",
-            ["Read", "Write", "Create", "Describe", "DescribeConfigs"]),
-        acl("group", HUB_USER, "prefix", ["Read"]),
-        acl("cluster", None, "literal", ["Describe", "IdempotentWrite"]),
-    ]))
     alerts = yaml.safe_load((REPO / "deploy" / "prometheus" / "alerts.yml").read_text())
     rule = {
         "apiVersion": "monitoring.coreos.com/v1",
@@ -115,4 +110,4 @@ def main(ids: list[str], out: Path = HERE) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:] or authority_ids())
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_CONFIG_DIR / "region.toml")

@@ -17,8 +17,11 @@ from typing import Any
 import pytest
 import yaml
 
-from hub.settings import Settings
+from hub.acl import CLUSTER_NAME, AclBinding, allowed, plan_acls
+from hub.region import Region
+from hub.settings import DEFAULT_CONFIG_DIR, Settings
 from hub.topics import TopicNames
+from hub.topology import contract_topics
 from hub.web import HEALTHZ_PATH, METRICS_PATH, READYZ_PATH
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,13 +32,7 @@ SETTINGS_ENV = {f"HUB_{name.upper()}" for name in Settings.model_fields}
 
 
 def authority_ids() -> list[str]:
-    """The default region's authorities (hub.region once it exists, else the fixture)."""
-    try:
-        from hub.region import Region  # type: ignore[import-not-found]
-        from hub.settings import DEFAULT_CONFIG_DIR
-    except ImportError:
-        fixture = Path(__file__).parent / "fixtures" / "authorities.txt"
-        return sorted(x.strip() for x in fixture.read_text().splitlines() if x.strip())
+    """The default region's authorities (hub/config/region.toml)."""
     return sorted(Region.load(DEFAULT_CONFIG_DIR / "region.toml").authorities)
 
 
@@ -156,9 +153,14 @@ def test_kafka_topics_are_the_contract_topics() -> None:
     for t in topics:
         assert t["metadata"]["labels"]["strimzi.io/cluster"] == cluster["metadata"]["name"]
         assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", t["metadata"]["name"])
-        assert t["spec"]["replicas"] == 3 and t["spec"]["config"]["min.insync.replicas"] == 2
+        assert t["spec"]["replicas"] == 3 and t["spec"]["config"]["min.insync.replicas"] == "2"
     schemas = next(t for t in topics if t["spec"]["topicName"] == TopicNames().schemas)
     assert schemas["spec"]["config"]["cleanup.policy"] == "compact"
+    # exactly what `xoev-hub topics apply` creates with 6 partitions and 3 replicas
+    settings = Settings.model_construct(topic_partitions=6, replication_factor=3)
+    wanted = contract_topics(settings, Region.load(DEFAULT_CONFIG_DIR / "region.toml"))
+    assert {t["spec"]["topicName"]: (t["spec"]["partitions"], t["spec"]["config"])
+            for t in topics} == {w.name: (w.partitions, dict(w.configs)) for w in wanted}
 
 
 def test_kafka_cluster_uses_kraft_node_pools() -> None:
@@ -174,43 +176,63 @@ def test_kafka_cluster_uses_kraft_node_pools() -> None:
     assert sum(p["spec"]["replicas"] for p in pools) >= 3
 
 
-def _allowed(user: dict[str, Any], operation: str, kind: str, name: str) -> bool:
-    for acl in user["spec"]["authorization"]["acls"]:
-        resource = acl["resource"]
-        if resource["type"] != kind or operation not in acl["operations"]:
-            continue
-        if resource["patternType"] == "literal" and resource["name"] == name:
-            return True
-        if resource["patternType"] == "prefix" and name.startswith(resource["name"]):
-            return True
-    return False
+STRIMZI_RESOURCE = {"topic": "TOPIC", "group": "GROUP", "cluster": "CLUSTER",
+                    "transactionalId": "TRANSACTIONAL_ID"}
+STRIMZI_PATTERN = {"literal": "LITERAL", "prefix": "PREFIXED"}
+
+
+def bindings_of(users: list[dict[str, Any]]) -> set[AclBinding]:
+    """Read KafkaUser ACLs back into hub.acl's terms (Read -> READ, prefix -> PREFIXED)."""
+    found: set[AclBinding] = set()
+    for user in users:
+        principal = f"User:{user['metadata']['name']}"
+        for acl in user["spec"]["authorization"]["acls"]:
+            resource = acl["resource"]
+            assert acl.get("host", "*") == "*"
+            for operation in acl["operations"]:
+                found.add(AclBinding(
+                    principal,
+                    STRIMZI_RESOURCE[resource["type"]],  # type: ignore[arg-type]
+                    resource.get("name", CLUSTER_NAME),
+                    STRIMZI_PATTERN[resource.get("patternType", "literal")],  # type: ignore[arg-type]
+                    re.sub(r"(?<!^)(?=[A-Z])", "_", operation).upper(),  # type: ignore[arg-type]
+                ))
+    return found
+
+
+def test_kafka_users_carry_exactly_the_acl_plan() -> None:
+    ids = authority_ids()
+    users = of_kind("KafkaUser")
+    assert {u["metadata"]["name"] for u in users} == {*ids, "xoev-hub", "xoev-ops"}
+    for user in users:
+        assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+    plan = plan_acls(Region.load(DEFAULT_CONFIG_DIR / "region.toml"),
+                     Settings.model_construct(), "User:xoev-hub", "User:xoev-ops")
+    assert bindings_of(users) == set(plan)
 
 
 def test_authorities_write_only_their_inbound_and_read_only_their_outbound() -> None:
     ids = authority_ids()
-    users = {u["metadata"]["name"]: u for u in of_kind("KafkaUser")}
-    assert set(users) == {*ids, "xoev-hub"}
+    bindings = bindings_of(of_kind("KafkaUser"))
     names = TopicNames()
     topics = expected_topics(ids)
     for authority in ids:
-        user = users[authority]
-        assert user["spec"]["authentication"]["type"] == "scram-sha-512"
+        me = f"User:{authority}"
+        own_out = {names.out_xml(authority), names.out_avro(authority)}
         for topic in topics:
-            assert _allowed(user, "Write", "topic", topic) == (topic == names.inbound(authority))
-            own_out = {names.out_xml(authority), names.out_avro(authority)}
-            assert _allowed(user, "Read", "topic", topic) == (topic in own_out), (authority, topic)
-        # prefixes must not leak to another authority whose id extends this one
-        for other in ids:
-            if other != authority:
-                assert not _allowed(user, "Read", "topic", names.out_xml(other))
-    hub = users["xoev-hub"]
+            assert allowed(bindings, me, "TOPIC", topic, "WRITE") == (
+                topic == names.inbound(authority)
+            )
+            assert allowed(bindings, me, "TOPIC", topic, "READ") == (topic in own_out)
+    hub = "User:xoev-hub"
     for authority in ids:
-        assert _allowed(hub, "Read", "topic", names.inbound(authority))
-        assert _allowed(hub, "Write", "topic", names.out_xml(authority))
-        assert _allowed(hub, "Write", "topic", names.out_avro(authority))
+        assert allowed(bindings, hub, "TOPIC", names.inbound(authority), "READ")
+        assert allowed(bindings, hub, "TOPIC", names.out_xml(authority), "WRITE")
+        assert allowed(bindings, hub, "TOPIC", names.out_avro(authority), "WRITE")
     for topic in (names.external, names.deadletter, names.audit, names.schemas):
-        assert _allowed(hub, "Write", "topic", topic)
-    assert _allowed(hub, "Read", "group", Settings.model_fields["consumer_group"].default)
+        assert allowed(bindings, hub, "TOPIC", topic, "WRITE")
+    group = Settings.model_fields["consumer_group"].default
+    assert allowed(bindings, hub, "GROUP", group, "READ")
 
 
 def test_worker_deployment_probes_ports_and_settings() -> None:
@@ -233,8 +255,9 @@ def test_worker_deployment_probes_ports_and_settings() -> None:
     assert bootstrap.startswith(f"{cluster['metadata']['name']}-kafka-bootstrap:")
     tls_ports = {li["port"] for li in cluster["spec"]["kafka"]["listeners"] if li["tls"]}
     assert int(bootstrap.rsplit(":", 1)[1]) in tls_ports
-    # the partitions of topics.yaml match the worker's setting
-    partitions = {t["spec"]["partitions"] for t in of_kind("KafkaTopic")}
+    # the inbound partitions of topics.yaml match the worker's setting and bound its replicas
+    partitions = {t["spec"]["partitions"] for t in of_kind("KafkaTopic")
+                  if t["spec"]["topicName"].startswith("xoev.in.")}
     assert partitions == {int(env["HUB_TOPIC_PARTITIONS"]["value"])}
     assert deployment["spec"]["replicas"] <= min(partitions)
     # the PodMonitor scrapes these pods on the same port and path, as job xoev-hub
@@ -258,7 +281,7 @@ def test_generated_manifests_are_up_to_date(tmp_path: Path) -> None:
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.main(authority_ids(), tmp_path)
+    module.main(DEFAULT_CONFIG_DIR / "region.toml", tmp_path)
     for name in ("topics.yaml", "users.yaml", "prometheusrule.yaml"):
         assert (tmp_path / name).read_text() == (K8S / name).read_text(), (
             f"deploy/k8s/{name} is stale: run python deploy/k8s/generate.py"

@@ -132,3 +132,19 @@ def test_run_heartbeat_task_keeps_liveness() -> None:
         return alive, healthz(h)[0]
 
     assert asyncio.run(scenario()) == (200, 503)
+
+
+def test_client_config_takes_security_from_the_settings() -> None:
+    from pydantic import SecretStr
+
+    from hub.health import client_config
+    from hub.settings import Settings
+
+    plain = client_config(Settings.model_construct())
+    assert plain == {"security_protocol": "PLAINTEXT"}
+    sasl = client_config(Settings.model_construct(
+        security_protocol="SASL_PLAINTEXT", sasl_mechanism="SCRAM-SHA-512",
+        sasl_username="xoev-hub", sasl_password=SecretStr("s3cret"),
+    ))
+    assert sasl == {"security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": "SCRAM-SHA-512",
+                    "sasl_plain_username": "xoev-hub", "sasl_plain_password": "s3cret"}
