@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(default=3, ge=1, description="Partitions per contract topic.")
     replication_factor: int = Field(default=1, ge=1)
     consumer_group: str = Field(default="xoev-hub", description="Faust app id / consumer group.")
+    commit_interval_ms: int = Field(
+        default=50, ge=10, le=60000,
+        description="How often the worker commits offsets. Outputs are published and "
+        "acknowledged before each commit, so this bounds the added end-to-end latency.",
+    )
     topic_prefix: str = Field(
         default="",
         pattern=r"^[A-Za-z0-9._-]*$",

@@ -17,7 +17,11 @@ import pytest
 from hub.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
+# ../shared beside the checkout; worktrees sit one level deeper (wt/<name>)
+SHARED = next(
+    (p / "shared" for p in REPO.parents if (p / "shared" / "xoev-official").is_dir()),
+    REPO.parent / "shared",
+)
 OFFICIAL = SHARED / "xoev-official"
 
 

@@ -116,7 +116,9 @@ def test_aiokafka_round_trip(kafka_bootstrap: str, topic_prefix: str) -> None:
     assert asyncio.run(scenario()) == [f"m{i}".encode() for i in range(10)]
 
 
-@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat not installed (apt-get install kcat)")
+@pytest.mark.skipif(
+    shutil.which("kcat") is None, reason="kcat not installed (apt-get install kcat)"
+)
 def test_kcat_interoperates_both_ways(kafka_bootstrap: str, topic_prefix: str) -> None:
     to_kcat, from_kcat = f"{topic_prefix}to-kcat", f"{topic_prefix}from-kcat"
     _create(kafka_bootstrap, to_kcat, from_kcat)

@@ -28,6 +28,8 @@ MAIN_CLASS = "kafka.Kafka"
 STORAGE_TOOL = "kafka.tools.StorageTool"
 # Stable cluster id per data folder is generated once and stored in the folder.
 CLUSTER_ID_FILE = "cluster.id"
+#: broker processes started by this interpreter (see EmbeddedBroker.start)
+_DETACHED: list[subprocess.Popen[bytes]] = []
 
 Progress = Callable[[str], None]
 
@@ -325,6 +327,17 @@ class EmbeddedBroker:
             cwd=self.node.directory,
         )
         out.close()
+        # Wait for the exec: until then /proc/<pid>/cmdline is Python's, and pid()
+        # would take the fresh pid file for a stale one and delete it.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(OSError):
+                if MAIN_CLASS.encode() in Path(f"/proc/{proc.pid}/cmdline").read_bytes():
+                    break
+            time.sleep(0.01)
+        # the broker outlives this handle on purpose (detached session); keep the
+        # Popen alive so its __del__ does not warn "subprocess is still running"
+        _DETACHED.append(proc)
         self._process = proc
         self.pid_file.write_text(str(proc.pid))
         return proc.pid
@@ -355,6 +368,9 @@ class EmbeddedBroker:
             self._signal(pid, signal.SIGKILL)
             while _alive(pid):
                 time.sleep(0.1)
+        for proc in [p for p in _DETACHED if p.pid == pid]:
+            proc.poll()  # reap our own child
+            _DETACHED.remove(proc)
         self.pid_file.unlink(missing_ok=True)
         self.reap()
         return True
@@ -430,9 +446,14 @@ def cluster_id_for(directory: Path) -> str:
 
     path = directory / CLUSTER_ID_FILE
     if path.exists():
-        return path.read_text().strip()
+        stored = path.read_text().strip()
+        # An id starting with "-" is read as an option by kafka-storage: never use one.
+        if not stored.startswith("-"):
+            return stored
     directory.mkdir(parents=True, exist_ok=True)
-    value = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    value = "-"
+    while value.startswith("-"):
+        value = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
     path.write_text(value)
     return value
 

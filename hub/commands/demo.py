@@ -1,11 +1,41 @@
-"""`xoev-hub demo`: not implemented yet (issue 6)."""
+"""``xoev-hub demo``: broker, topics, worker and simulated traffic, with a live view.
+
+The README's first command. Starts the embedded Kafka broker (unless one runs or
+HUB_BOOTSTRAP_SERVERS names a cluster), creates the topics, starts a worker and
+the regional traffic simulator, and shows live what the worker's /metrics says:
+messages per city pair, dead letters by reason, rate and end-to-end latency.
+Ctrl-C stops everything it started.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from hub.commands._pending import configure_pending
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    configure_pending(parser, issue=6)
+    parser.add_argument(
+        "--rate", type=float, default=20.0, help="simulated messages/s (default 20)"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="simulator seed (default 1)")
+    parser.add_argument(
+        "--faults",
+        type=float,
+        default=0.03,
+        help="share of deliberately bad messages (invalid, spoofed, malformed; default 0.03)",
+    )
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hub.demo import Demo
+    from hub.settings import load_settings
+
+    demo = Demo(
+        load_settings(),
+        rate=args.rate,
+        seed=args.seed,
+        faults=args.faults,
+        out=lambda text: print(text, flush=True),
+    )
+    return demo.run(args.duration)

@@ -1,11 +1,27 @@
-"""`xoev-hub worker`: not implemented yet (issue 5)."""
+"""``xoev-hub worker``: run the stream processor (the Faust ingest agent).
+
+Consumes every authority's inbound topic ``xoev.in.<authority>``, validates,
+converts and routes each message, and writes the outbound, audit and
+dead-letter topics. Creates missing contract topics first (``topics apply``)
+unless ``--no-apply-topics`` is given. Stop with Ctrl-C or SIGTERM; offsets of
+everything delivered are committed before it exits.
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from hub.commands._pending import configure_pending
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    configure_pending(parser, issue=5)
+    parser.add_argument(
+        "--no-apply-topics", action="store_true", help="do not create missing contract topics"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hub.settings import load_settings
+    from hub.worker import run_worker
+
+    settings = load_settings()
+    return run_worker(settings, apply_topics=not args.no_apply_topics)

@@ -1,0 +1,189 @@
+"""Benchmark: parse + validate + convert + Avro encode per message, one core.
+
+Compares the hub's compiled plan (lxml parse, lxml XSD validation, plan.to_record,
+fastavro schemaless encoding with the single-object header) against the
+straightforward baseline measured in the same run: xmlschema ``to_dict`` (which
+parses and validates too) and fastavro writing a generic schema (the dict as a
+JSON-like Avro map/array/string union). Then the peak memory with the plans of
+every official set (and bundled package, when the registry is there) loaded.
+
+    python bench/bench_convert.py [--file MESSAGE.xml] [--seconds 3]
+
+Goals: >= 5,000 msgs/s, >= 10x the baseline, < 300 MB with all plans loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import io
+import resource
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+import fastavro
+from lxml import etree
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from hub.avro import Envelope, OfficialSet  # noqa: E402
+from hub.avro.catalog import compile_plans  # noqa: E402
+
+
+def _official_dir() -> Path:
+    for candidate in (REPO.parent / "shared", REPO.parent.parent / "shared"):
+        if (candidate / "xoev-official").is_dir():
+            return candidate / "xoev-official"
+    raise SystemExit("official XÖV sets not found beside the repository")
+
+
+def _default_message(official: Path) -> Path:
+    golden = REPO / "tests" / "golden" / "xmeld-25.11a" / "rueckmeldung.anmeldunginland.0201.xml"
+    if golden.is_file():
+        return golden
+    return official / "xmeld-25.11a" / "samples" / "spec_test" / "test-template.xml"
+
+
+ENVELOPE = Envelope(
+    message_id="00000000-0000-4000-8000-000000000000",
+    standard="XMeld",
+    version="25.11a",
+    message_type_code="0201",
+    message_type_name="rueckmeldung.anmeldunginland",
+    author_key="ags:05124000",
+    reader_keys=("ags:05122000",),
+    created="2026-11-25T10:00:00+01:00",
+    received="2026-11-25T09:00:00.000Z",
+    trace_id="0af7651916cd43dd8448eb211c80319c",
+)
+
+#: The generic baseline schema: the flattened document as path → scalar.
+GENERIC_SCHEMA = fastavro.parse_schema(
+    {"type": "map", "values": ["null", "string", "boolean", "long", "double"]}
+)
+
+
+def _flatten_for_generic(value: Any, prefix: str, out: dict[str, Any]) -> None:
+    """Flatten xmlschema's nested dict into path → scalar (a generic Avro map)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _flatten_for_generic(item, f"{prefix}/{key}", out)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _flatten_for_generic(item, f"{prefix}[{index}]", out)
+    elif value is None or isinstance(value, str | bool | int | float):
+        out[prefix] = value
+    else:
+        out[prefix] = str(value)  # Decimal, dates, …
+
+
+def _rate(function: Any, seconds: float) -> float:
+    function()  # warm up
+    count = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while True:
+        for _ in range(20):
+            function()
+        count += 20
+        now = time.perf_counter()
+        if now >= deadline:
+            return count / (now - start)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--file", type=Path, help="message to convert (default: a Rückmeldung)")
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    args = parser.parse_args()
+
+    official = _official_dir()
+    message = args.file or _default_message(official)
+    data = message.read_bytes()
+    xmeld = OfficialSet(official / "xmeld-25.11a")
+    print(f"message: {message.name}, {len(data)} bytes", flush=True)
+
+    plans = compile_plans(xmeld)
+    lxml_schema = xmeld.lxml_schema()
+    root_tag = etree.fromstring(data).tag
+    plan = plans[root_tag]
+    parser_ = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+    def hub_path() -> bytes:
+        root = etree.fromstring(data, parser_)
+        if not lxml_schema.validate(root):
+            raise SystemExit(f"{message.name} is not valid: {lxml_schema.error_log.last_error}")
+        return plan.encode(plan.to_record(root, ENVELOPE))
+
+    xs = xmeld.xmlschema_schema()
+
+    def baseline() -> bytes:
+        decoded = xs.to_dict(data.decode("utf-8"), validation="strict")
+        flat: dict[str, Any] = {}
+        _flatten_for_generic(decoded, "", flat)
+        out = io.BytesIO()
+        fastavro.schemaless_writer(out, GENERIC_SCHEMA, flat)
+        return out.getvalue()
+
+    encoded = hub_path()
+    print(f"event: {len(encoded)} bytes (single-object encoding)", flush=True)
+    hub_rate = _rate(hub_path, args.seconds)
+    base_rate = _rate(baseline, min(args.seconds, 3.0))
+
+    root = etree.fromstring(data, parser_)
+    parse_rate = _rate(lambda: etree.fromstring(data, parser_), args.seconds / 2)
+    validate_rate = _rate(lambda: lxml_schema.validate(root), args.seconds / 2)
+    record = plan.to_record(root, ENVELOPE)
+    convert_rate = _rate(lambda: plan.to_record(root, ENVELOPE), args.seconds / 2)
+    encode_rate = _rate(lambda: plan.encode(record), args.seconds / 2)
+    decoded = plan.decode(encoded)
+    to_xml_rate = _rate(lambda: plan.to_xml(decoded), args.seconds / 2)
+
+    print()
+    print(f"{'step':<44} {'msgs/s':>10} {'µs/msg':>9}")
+    for name, rate in [
+        ("lxml parse", parse_rate),
+        ("lxml XSD validate", validate_rate),
+        ("plan.to_record", convert_rate),
+        ("plan.encode (fastavro + header)", encode_rate),
+        ("hub: parse+validate+convert+encode", hub_rate),
+        ("baseline: xmlschema to_dict + generic Avro", base_rate),
+        ("reverse: plan.to_xml", to_xml_rate),
+    ]:
+        print(f"{name:<44} {rate:>10,.0f} {1e6 / rate:>9.1f}")
+    print()
+    print(f"hub / baseline: {hub_rate / base_rate:.1f}x (goal >= 10x)")
+    print(f"hub throughput: {hub_rate:,.0f} msgs/s (goal >= 5,000)")
+
+    # memory with every official set's (and the registry's) plans loaded
+    del plans, xs
+    gc.collect()
+    tracemalloc.start()
+    loaded = 0
+    for folder in sorted(official.iterdir()):
+        if (folder / "set.json").is_file():
+            try:
+                loaded += len(compile_plans(OfficialSet(folder)))
+            except Exception as exc:  # a set the derivation cannot handle: say so
+                print(f"  {folder.name}: not loaded ({type(exc).__name__}: {exc})"[:160])
+    try:
+        from hub.avro.support import registry_packages
+
+        for package in registry_packages():
+            loaded += len(compile_plans(package))
+    except Exception as exc:
+        print(f"  registry: not loaded ({type(exc).__name__})")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"plans loaded: {loaded}; tracemalloc peak {peak / 2**20:.0f} MB; "
+          f"peak RSS {rss:.0f} MB (goal < 300 MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

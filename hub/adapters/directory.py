@@ -1,0 +1,221 @@
+"""Directory adapters: an inbox folder a city system drops files into, and an
+outbox folder the hub writes delivered messages to.
+
+Inbound (``directory-inbound``): only complete files count. Writers create
+``name.xml.tmp`` (or a dotfile) and rename it to ``name.xml`` when done; the
+source ignores everything else. Per file: read → check → emit (produced with
+``acks=all``) → move to ``done/``. A file that can never be accepted moves to
+``failed/`` with ``<name>.reason.txt`` (code and detail). A crash at any point
+leaves the file in the inbox, so it is sent again on restart: duplicates are
+fine, the worker dedupes on nachrichtenUUID.
+
+Outbound (``directory-outbound``): each message becomes ``<message id>.xml``,
+written atomically (temporary file in the same folder, fsync, ``os.replace``,
+fsync of the folder). Redelivery overwrites the same name: idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import Field
+
+from hub.adapters.base import (
+    AdapterConfig,
+    AdapterContext,
+    Emit,
+    InboundMessage,
+    OutboundMessage,
+    Sink,
+    Source,
+)
+from hub.adapters.precheck import default_checker
+from hub.errors import MessageError, TransientError
+
+log = logging.getLogger(__name__)
+
+_SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _free_name(folder: Path, name: str) -> Path:
+    target = folder / name
+    if not target.exists():
+        return target
+    return folder / f"{name}.{time.time_ns()}"
+
+
+class DirectorySourceConfig(AdapterConfig):
+    path: Path = Field(description="The inbox folder (created if missing).")
+    done_dir: Path | None = Field(default=None, description="Default: <path>/done.")
+    failed_dir: Path | None = Field(default=None, description="Default: <path>/failed.")
+    poll_seconds: float = Field(default=0.2, gt=0, le=60)
+    max_backoff_seconds: float = Field(default=5.0, gt=0)
+
+
+class DirectorySource(Source):
+    """Picks up ``*.xml`` files renamed into a folder; see the module docstring."""
+
+    Config = DirectorySourceConfig
+    config: DirectorySourceConfig
+
+    def __init__(self, config: DirectorySourceConfig, context: AdapterContext) -> None:
+        super().__init__(config, context)
+        self.inbox = config.path
+        self.done = config.done_dir or config.path / "done"
+        self.failed = config.failed_dir or config.path / "failed"
+        self._check = default_checker(context.max_message_bytes)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    async def start(self, emit: Emit) -> None:
+        if self._task is not None:
+            return
+        for folder in (self.inbox, self.done, self.failed):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._stopping = asyncio.Event()
+        self._task = asyncio.create_task(self._run(emit), name=f"dir-in:{self.context.name}")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping.set()
+        await task
+
+    def pending(self) -> list[Path]:
+        """Complete files waiting in the inbox, oldest first."""
+        files = [
+            p for p in self.inbox.iterdir()
+            if p.suffix == ".xml" and not p.name.startswith(".") and p.is_file()
+        ]
+        return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+    async def _run(self, emit: Emit) -> None:
+        backoff = self.config.poll_seconds
+        while not self._stopping.is_set():
+            try:
+                files = await asyncio.to_thread(self.pending)
+            except OSError as exc:
+                log.warning("inbox %s unreadable: %s", self.context.name, exc.strerror)
+                files = []
+            healthy = True
+            for path in files:
+                if self._stopping.is_set():
+                    return
+                try:
+                    await self._one(path, emit)
+                except TransientError:
+                    healthy = False
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # never let the poller die; the file stays
+                    log.error("inbox of %s: %s while handling a file; retrying later",
+                              self.context.authority_id, type(exc).__name__)
+                    healthy = False
+                    break
+            backoff = (
+                self.config.poll_seconds
+                if healthy
+                else min(self.config.max_backoff_seconds, backoff * 2)
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), backoff)
+
+    async def _one(self, path: Path, emit: Emit) -> None:
+        try:
+            data = await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            return  # taken away meanwhile
+        except OSError as exc:
+            raise TransientError(f"inbox file unreadable: {exc.strerror}") from exc
+        result = self._check(data)
+        if not result.valid:
+            problem = result.problems[0]
+            await asyncio.to_thread(self._fail, path, problem.code, problem.message)
+            self.context.rejected(problem.code)
+            return
+        message = InboundMessage(
+            self.context.authority_id, data, result.message_id, {"file": path.name}
+        )
+        try:
+            await emit(message)
+        except MessageError as exc:
+            await asyncio.to_thread(self._fail, path, exc.code, exc.detail)
+            return
+        await asyncio.to_thread(self._move, path, self.done)
+
+    def _move(self, path: Path, folder: Path) -> Path:
+        target = _free_name(folder, path.name)
+        os.replace(path, target)
+        _fsync_dir(folder)
+        return target
+
+    def _fail(self, path: Path, code: str, detail: str) -> None:
+        target = self._move(path, self.failed)
+        reason = target.with_name(target.name + ".reason.txt")
+        reason.write_text(f"{code}\n{detail}\n", encoding="utf-8")
+        # file names may carry personal data: log the code only
+        log.warning("inbox of %s: a file failed with %s", self.context.authority_id, code)
+
+
+class DirectorySinkConfig(AdapterConfig):
+    path: Path = Field(description="The outbox folder (created at start if possible).")
+    fsync: bool = Field(default=True, description="fsync file and folder (keep on in production).")
+
+
+class DirectorySink(Sink):
+    """Writes ``<message id>.xml`` atomically into a folder."""
+
+    Config = DirectorySinkConfig
+    config: DirectorySinkConfig
+
+    async def start(self) -> None:
+        # A folder that cannot be created now (mount down) is reported by deliver.
+        with contextlib.suppress(OSError):
+            self.config.path.mkdir(parents=True, exist_ok=True)
+
+    async def stop(self) -> None:
+        return None
+
+    async def deliver(self, batch: Sequence[OutboundMessage]) -> None:
+        if not batch:
+            return
+        for message in batch:
+            if not _SAFE_ID.match(message.message_id):
+                raise MessageError(
+                    "message id is not usable as a file name", code="BAD_MESSAGE_ID"
+                )
+        try:
+            await asyncio.to_thread(self._write_all, batch)
+        except OSError as exc:
+            raise TransientError(f"outbox not writable: {exc.strerror}") from exc
+
+    def _write_all(self, batch: Sequence[OutboundMessage]) -> None:
+        folder = self.config.path
+        for message in batch:
+            target = folder / f"{message.message_id}.xml"
+            tmp = folder / f".{message.message_id}.xml.{os.getpid()}.tmp"
+            with open(tmp, "wb") as fh:
+                fh.write(message.payload)
+                if self.config.fsync:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        if self.config.fsync:
+            _fsync_dir(folder)

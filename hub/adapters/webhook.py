@@ -1,0 +1,150 @@
+"""HTTP outbound (``webhook``): POST each message to the authority's endpoint.
+
+Signed in the manner of FIT-Connect callbacks:
+
+* ``callback-timestamp``: Unix time in seconds (decimal string);
+* ``callback-authentication``: lowercase hex of
+  HMAC-SHA512(key = shared secret (UTF-8), message = ``timestamp + "." + body``).
+
+Receivers check with :func:`verify_signature` (constant-time comparison, and a
+maximum age against replays). Also sent: ``Content-Type: application/xml``,
+``xoev-message-id`` and the other contract headers of the message.
+
+Answers: 2xx delivered; 408, 425, 429 and 5xx (and connection errors or
+timeouts) are transient — the framework retries with backoff and dead-letters
+after the configured attempts; any other status is a permanent refusal
+(``WEBHOOK_REJECTED``) and dead-letters at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import time
+from collections.abc import Sequence
+
+import aiohttp
+from pydantic import Field, SecretStr, model_validator
+
+from hub.adapters.base import AdapterConfig, OutboundMessage, Sink
+from hub.errors import ConfigError, MessageError, TransientError
+
+H_AUTHENTICATION = "callback-authentication"
+H_TIMESTAMP = "callback-timestamp"
+TRANSIENT_STATUS = frozenset({408, 425, 429})
+#: Message headers passed on to the endpoint (contract headers only).
+FORWARDED_PREFIXES = ("xoev-", "traceparent")
+
+
+def _safe_header_value(value: str) -> bool:
+    return value.isascii() and value.isprintable()
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """Hex HMAC-SHA512 of ``timestamp + "." + body`` keyed with ``secret``."""
+    message = timestamp.encode("ascii") + b"." + body
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha512).hexdigest()
+
+
+def verify_signature(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    max_age: float = 120.0,
+    *,
+    now: float | None = None,
+) -> bool:
+    """True if ``signature`` is valid for ``timestamp``/``body`` and not older than
+    ``max_age`` seconds (nor more than ``max_age`` in the future)."""
+    try:
+        stamp = int(timestamp)
+    except ValueError:
+        return False
+    current = time.time() if now is None else now
+    if abs(current - stamp) > max_age:
+        return False
+    expected = sign(secret, timestamp, body)
+    return hmac.compare_digest(expected, signature.strip().lower())
+
+
+class WebhookConfig(AdapterConfig):
+    url: str = Field(description="The endpoint (http:// or https://).")
+    secret: SecretStr | None = Field(default=None, description="Shared HMAC secret.")
+    secret_env: str | None = Field(default=None, description="Env variable with the secret.")
+    timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> WebhookConfig:
+        if not self.url.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        if (self.secret is None) == (self.secret_env is None):
+            raise ValueError("give exactly one of secret and secret_env")
+        return self
+
+
+class WebhookSink(Sink):
+    """Signed POSTs to an authority's endpoint; see the module docstring."""
+
+    Config = WebhookConfig
+    config: WebhookConfig
+
+    _session: aiohttp.ClientSession | None = None
+
+    def _secret(self) -> str:
+        if self.config.secret is not None:
+            return self.config.secret.get_secret_value()
+        assert self.config.secret_env is not None
+        value = os.environ.get(self.config.secret_env)
+        if not value:
+            raise ConfigError(
+                f"webhook of {self.context.authority_id}: "
+                f"environment variable {self.config.secret_env} is not set"
+            )
+        return value
+
+    async def start(self) -> None:
+        self._key = self._secret()
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.config.timeout_seconds)
+            )
+
+    async def stop(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def deliver(self, batch: Sequence[OutboundMessage]) -> None:
+        if not batch:
+            return
+        if self._session is None:
+            raise TransientError("webhook sink is not started")
+        for message in batch:
+            await self._post(self._session, message)
+
+    async def _post(self, session: aiohttp.ClientSession, message: OutboundMessage) -> None:
+        timestamp = str(int(time.time()))
+        headers = {
+            k: v for k, v in message.headers.items()
+            if k.startswith(FORWARDED_PREFIXES) and _safe_header_value(v)
+        }
+        headers.update({
+            "Content-Type": "application/xml",
+            "xoev-message-id": message.message_id,
+            H_TIMESTAMP: timestamp,
+            H_AUTHENTICATION: sign(self._key, timestamp, message.payload),
+        })
+        try:
+            async with session.post(self.config.url, data=message.payload, headers=headers) as resp:
+                status = resp.status
+                await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise TransientError(f"webhook unreachable: {type(exc).__name__}") from exc
+        if 200 <= status < 300:
+            return
+        if status >= 500 or status in TRANSIENT_STATUS:
+            raise TransientError(f"webhook answered {status}")
+        raise MessageError(f"webhook refused the message with HTTP {status}",
+                           code="WEBHOOK_REJECTED")

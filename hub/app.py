@@ -1,0 +1,90 @@
+"""Builds the Faust app from the settings — and nothing else.
+
+The app has one agent, ``ingest`` (see :mod:`hub.streams.ingest`), subscribed to
+every authority's inbound topic, and one changelog-backed table, ``dedupe``.
+Delivery is at-least-once with idempotent effects: outputs are keyed by
+nachrichtenUUID and attached to the source offset, which Faust commits only after
+they are acknowledged (``acks=all``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from hub.metrics import HubMetrics
+from hub.pipeline import Pipeline
+from hub.region import Region
+from hub.settings import Settings
+from hub.streams.ingest import IngestFlow
+from hub.topics import TopicNames
+
+
+def broker_urls(settings: Settings) -> list[str]:
+    return [f"kafka://{host.strip()}" for host in settings.bootstrap.split(",") if host.strip()]
+
+
+def credentials(settings: Settings) -> Any:
+    """Faust credentials for the configured security protocol (None: PLAINTEXT)."""
+    import ssl
+
+    context = None
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(
+            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
+        )
+    if settings.security_protocol.startswith("SASL"):
+        password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=password,
+            mechanism=settings.sasl_mechanism,
+            ssl_context=context,
+        )
+    return context
+
+
+def build_app(
+    settings: Settings,
+    pipeline: Pipeline | None = None,
+    metrics: HubMetrics | None = None,
+) -> tuple[faust.App, IngestFlow]:
+    """The Faust app and its ingest flow (pipeline and metrics made if not given)."""
+    pipeline = pipeline or Pipeline.from_settings(settings)
+    metrics = metrics or HubMetrics()
+    region: Region = pipeline.region
+    app = faust.App(
+        settings.consumer_group,
+        broker=broker_urls(settings),
+        broker_credentials=credentials(settings),
+        store="memory://",
+        autodiscover=False,
+        web_enabled=False,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        processing_guarantee="at_least_once",
+        producer_acks=-1,
+        producer_linger_ms=5,
+        producer_max_batch_size=256 * 1024,
+        broker_commit_every=1000,
+        broker_commit_interval=settings.commit_interval_ms / 1000,
+        stream_buffer_maxsize=4096,
+        # A crashed worker's partitions move after 10 s, not Faust's default 60 s.
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        broker_rebalance_timeout=30.0,
+        stream_wait_empty=False,
+        table_cleanup_interval=600.0,
+    )
+    flow = IngestFlow(
+        app,
+        pipeline,
+        TopicNames(settings.topic_prefix),
+        sorted(region.authorities),
+        metrics=metrics,
+    )
+    app.agent(flow.inbound, name="hub.ingest")(flow.run)
+    return app, flow

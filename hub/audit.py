@@ -1,0 +1,45 @@
+"""Audit records: one per delivery, metadata only (BMG § 40 logging, no personal data).
+
+Each record names who sent what to whom and when — ids, codes, DVDV keys,
+timestamps and the payload's SHA-256 — and never a name, address or birth date.
+Records are Avro (single-object encoding) on ``xoev.audit``, keyed by
+nachrichtenUUID.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.single_object import SingleObjectCodec
+
+AUDIT_SCHEMA: dict[str, Any] = {
+    "type": "record",
+    "name": "AuditRecord",
+    "namespace": "de.xoev.hub",
+    "doc": "One delivery of one XÖV message. Metadata only; never personal data.",
+    "fields": [
+        {"name": "message_id", "type": "string", "doc": "nachrichtenUUID"},
+        {"name": "standard", "type": "string"},
+        {"name": "version", "type": "string"},
+        {"name": "message_type_code", "type": "string"},
+        {"name": "source_authority", "type": "string", "doc": "authority id of the inbound topic"},
+        {"name": "author_key", "type": "string", "doc": "DVDV key of the author"},
+        {"name": "reader_keys", "type": {"type": "array", "items": "string"}},
+        {
+            "name": "recipients",
+            "type": {"type": "array", "items": "string"},
+            "doc": "authority ids the message was delivered to",
+        },
+        {"name": "external", "type": "boolean", "doc": "handed over on xoev.out.external"},
+        {"name": "created", "type": "string", "doc": "erstellungszeitpunkt as sent"},
+        {"name": "received", "type": "string", "doc": "when the hub read it (ISO 8601, UTC)"},
+        {"name": "payload_sha256", "type": "string"},
+        {"name": "payload_bytes", "type": "long"},
+        {"name": "source_topic", "type": "string"},
+        {"name": "source_partition", "type": "int"},
+        {"name": "source_offset", "type": "long"},
+        {"name": "trace_id", "type": "string"},
+    ],
+}
+
+AUDIT_CODEC = SingleObjectCodec(AUDIT_SCHEMA)

@@ -1,0 +1,266 @@
+"""``xoev-hub demo``: the whole hub on one machine, with a live terminal view.
+
+Starts (or reuses) the embedded broker, applies the topics, starts a worker
+process and the simulator, and renders every second what the worker's own
+``/metrics`` endpoint reports: messages per city pair, dead letters by code,
+duplicates, rate and end-to-end latency. Ctrl-C (or ``--duration``) stops
+everything it started, leaving no process behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from hub.region import Region
+from hub.settings import Settings
+
+CLEAR = "\x1b[H\x1b[2J"
+
+
+@dataclass
+class Snapshot:
+    """What the live view shows, read from the worker's /metrics text."""
+
+    received: float = 0.0
+    delivered: float = 0.0
+    deadlettered: float = 0.0
+    duplicates: float = 0.0
+    pairs: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
+    dead_by_code: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    latency_buckets: dict[float, float] = field(default_factory=lambda: defaultdict(float))
+
+    def quantile(self, q: float) -> float | None:
+        """Quantile of end-to-end latency from the histogram buckets (upper bound)."""
+        if not self.latency_buckets:
+            return None
+        bounds = sorted(self.latency_buckets)
+        total = self.latency_buckets[bounds[-1]]
+        if total <= 0:
+            return None
+        for bound in bounds:
+            if self.latency_buckets[bound] >= q * total:
+                return bound
+        return bounds[-1]
+
+
+def parse_metrics(text: str, region: Region) -> Snapshot:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    snap = Snapshot()
+    city = {a.id: a.municipality for a in region.authorities.values()}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            name, labels, value = sample.name, sample.labels, sample.value
+            if name == "xoev_hub_messages_received_total":
+                snap.received += value
+            elif name == "xoev_hub_messages_delivered_total":
+                snap.delivered += value
+                src = city.get(labels.get("source", ""), labels.get("source", "?"))
+                dst = city.get(labels.get("destination", ""), labels.get("destination", "?"))
+                snap.pairs[(src, dst)] += value
+            elif name == "xoev_hub_messages_deadlettered_total":
+                snap.deadlettered += value
+                snap.dead_by_code[labels.get("code", "?")] += value
+            elif name == "xoev_hub_duplicates_total":
+                snap.duplicates += value
+            elif name == "xoev_hub_end_to_end_seconds_bucket":
+                bound = labels.get("le", "+Inf")
+                snap.latency_buckets[float("inf") if bound == "+Inf" else float(bound)] += value
+    return snap
+
+
+def render(snap: Snapshot, *, rate: float, sent: int, elapsed: float, metrics_url: str) -> str:
+    def fmt(seconds: float | None) -> str:
+        if seconds is None:
+            return "-"
+        return "> max bucket" if seconds == float("inf") else f"≤ {seconds * 1000:.0f} ms"
+
+    lines = [
+        f"xoev-hub demo — {elapsed:5.0f}s   metrics: {metrics_url}   (Ctrl-C stops)",
+        "",
+        f"sent by simulator {sent:>8}   received {snap.received:>8.0f}   "
+        f"delivered {snap.delivered:>8.0f}   dead letters {snap.deadlettered:>6.0f}   "
+        f"duplicates {snap.duplicates:>5.0f}",
+        f"rate {rate:7.1f} msg/s    end-to-end p50 {fmt(snap.quantile(0.5))}   "
+        f"p99 {fmt(snap.quantile(0.99))}",
+        "",
+        "messages per city pair (author's municipality → reader's)",
+    ]
+    for (src, dst), n in sorted(snap.pairs.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {src:>14} → {dst:<14} {n:>8.0f}")
+    if snap.dead_by_code:
+        lines += ["", "dead letters by reason"]
+        for code, n in sorted(snap.dead_by_code.items(), key=lambda kv: -kv[1]):
+            lines.append(f"  {code:<30} {n:>6.0f}")
+    return "\n".join(lines)
+
+
+def scrape(url: str, timeout: float = 2.0) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return str(response.read().decode("utf-8"))
+    except OSError:
+        return None
+
+
+class Demo:
+    """Starts and stops the demo's parts; ``run`` blocks until Ctrl-C or duration."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        rate: float,
+        seed: int,
+        faults: float,
+        out: Callable[[str], None],
+    ) -> None:
+        self.settings = settings
+        self.rate = rate
+        self.seed = seed
+        self.faults = faults
+        self.out = out
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.broker_started = False
+        self.stop_event = threading.Event()
+        self.sent = 0
+
+    def start_broker(self) -> None:
+        if not self.settings.embedded:
+            return
+        from hub.broker.embedded import broker_from_settings, cluster_id_for, print_progress
+
+        broker = broker_from_settings(self.settings, progress=print_progress)
+        if not broker.running():
+            print_progress("starting the embedded Kafka broker ...")
+            broker.start(cluster_id_for(broker.node.directory))
+            self.broker_started = True
+        broker.wait_ready(120)
+
+    def start_worker(self) -> None:
+        log_dir = self.settings.broker_dir.parent
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(log_dir / "demo-worker.log", "ab")  # noqa: SIM115 - handed to the child
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "hub", "worker"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+
+    def simulate(self) -> None:
+        from kafka import KafkaProducer
+
+        from hub.schemas import SchemaRegistry
+        from hub.simulate import Simulator, load_flows
+        from hub.topics import TopicNames
+
+        region = Region.load(self.settings.region_file)
+        simulator = Simulator(
+            region, SchemaRegistry.from_settings(self.settings), load_flows(), seed=self.seed
+        )
+        names = TopicNames(self.settings.topic_prefix)
+        producer = KafkaProducer(bootstrap_servers=self.settings.bootstrap, acks="all", linger_ms=5)
+        started = time.monotonic()
+        try:
+            while not self.stop_event.is_set():
+                due = int((time.monotonic() - started) * self.rate) + 1
+                while self.sent < due and not self.stop_event.is_set():
+                    message = simulator.next()
+                    payload = message.payload
+                    topic = names.inbound(message.author.id)
+                    if simulator.rng.random() < self.faults:
+                        payload, topic = _fault(
+                            simulator.rng.random(), payload, topic, region, names
+                        )
+                    producer.send(topic, key=message.message_id.encode(), value=payload)
+                    self.sent += 1
+                self.stop_event.wait(0.05)
+        finally:
+            producer.flush()
+            producer.close()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        if self.worker is not None and self.worker.poll() is None:
+            os.killpg(self.worker.pid, signal.SIGTERM)
+            try:
+                self.worker.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.worker.pid, signal.SIGKILL)
+                self.worker.wait(timeout=30)
+        if self.broker_started:
+            from hub.broker.embedded import broker_from_settings
+
+            broker_from_settings(self.settings).stop()
+
+    def run(self, duration: float | None) -> int:
+        from hub.topology import apply_topics
+
+        region = Region.load(self.settings.region_file)
+        self.start_broker()
+        apply_topics(self.settings, region)
+        self.start_worker()
+        feeder = threading.Thread(target=self.simulate, name="simulator", daemon=True)
+        feeder.start()
+        url = f"http://{self.settings.web_host}:{self.settings.web_port}/metrics"
+        started = time.monotonic()
+        last_delivered, last_time = 0.0, started
+        snap = Snapshot()
+        try:
+            while duration is None or time.monotonic() - started < duration:
+                time.sleep(1.0)
+                if self.worker is not None and self.worker.poll() is not None:
+                    self.out(
+                        f"the worker exited with code {self.worker.returncode}; "
+                        f"see {self.settings.broker_dir.parent / 'demo-worker.log'}"
+                    )
+                    return 1
+                text = scrape(url)
+                if text is None:
+                    continue
+                snap = parse_metrics(text, region)
+                now = time.monotonic()
+                rate = (snap.delivered - last_delivered) / (now - last_time)
+                last_delivered, last_time = snap.delivered, now
+                self.out(
+                    CLEAR
+                    + render(
+                        snap, rate=rate, sent=self.sent, elapsed=now - started, metrics_url=url
+                    )
+                )
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+            feeder.join(timeout=10)
+        self.out(
+            f"\nstopped: sent {self.sent}, delivered {snap.delivered:.0f}, "
+            f"dead letters {snap.deadlettered:.0f}, duplicates {snap.duplicates:.0f}"
+        )
+        return 0
+
+
+def _fault(
+    pick: float, payload: bytes, topic: str, region: Region, names: object
+) -> tuple[bytes, str]:
+    """Turn a good message into a typical bad one, so the dead-letter panel has content."""
+    from hub.topics import TopicNames
+
+    assert isinstance(names, TopicNames)
+    if pick < 0.4:  # schema-invalid: the nachrichtenUUID loses its pattern
+        return payload.replace(b"nachrichtenUUID>", b"nachrichtenUUID>x", 1), topic
+    if pick < 0.7:  # spoofed: sent on another authority's inbound topic
+        others = sorted(a for a in region.authorities if names.inbound(a) != topic)
+        return payload, names.inbound(others[0])
+    return b"<kein-xml", topic  # not well-formed

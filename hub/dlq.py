@@ -1,0 +1,178 @@
+"""Dead-letter tooling: list, show and replay entries of ``xoev.deadletter``.
+
+An entry's id is its key, the source coordinates ``<topic>:<partition>:<offset>``
+of the message that failed. ``replay`` re-submits the original bytes, unchanged,
+to the inbound topic they came from, with the header ``xoev-replay`` naming the
+entry; the worker's deduplication on nachrichtenUUID makes replaying twice
+deliver once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from hub.errors import ConfigError, HubError
+from hub.settings import Settings
+from hub.topics import (
+    H_ERROR_CODE,
+    H_ERROR_DETAIL,
+    H_ERROR_STAGE,
+    H_REPLAY,
+    H_SOURCE_OFFSET,
+    H_SOURCE_PARTITION,
+    H_SOURCE_TOPIC,
+    TopicNames,
+)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    id: str
+    timestamp: datetime
+    partition: int
+    offset: int
+    stage: str
+    code: str
+    detail: str
+    source_topic: str
+    source_partition: int | None
+    source_offset: int | None
+    replay_of: str | None
+    headers: dict[str, bytes]
+    payload: bytes
+
+    @property
+    def message_id(self) -> str:
+        """The nachrichtenUUID if the payload has one that can be found cheaply."""
+        import re
+
+        match = re.search(rb"nachrichtenUUID>\s*([0-9a-fA-F-]{36})\s*<", self.payload[:65536])
+        return match.group(1).decode() if match else "-"
+
+
+def _text(headers: dict[str, bytes], name: str) -> str:
+    return headers.get(name, b"").decode("utf-8", "replace")
+
+
+def _int(headers: dict[str, bytes], name: str) -> int | None:
+    value = _text(headers, name)
+    return int(value) if value.isdigit() else None
+
+
+def read_dead_letters(
+    settings: Settings,
+    *,
+    since: datetime | None = None,
+    code: str | None = None,
+    timeout: float = 5.0,
+    client_config: dict[str, object] | None = None,
+) -> Iterator[DeadLetter]:
+    """Every entry of the dead-letter topic from the beginning (optionally filtered)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    topic = TopicNames(settings.topic_prefix).deadletter
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        **(client_config or {}),
+    )
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise ConfigError(f"topic {topic} does not exist (run: xoev-hub topics apply)")
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        if since is not None:
+            stamps = consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in tps})
+            for tp in tps:
+                found = stamps.get(tp)
+                if found is None:
+                    consumer.seek_to_end(tp)
+                else:
+                    consumer.seek(tp, found.offset)
+        else:
+            consumer.seek_to_beginning(*tps)
+        end = consumer.end_offsets(tps)
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise HubError(f"reading {topic} timed out after {timeout:.0f}s")
+            for records in consumer.poll(timeout_ms=500).values():
+                for record in records:
+                    entry = _entry(record)
+                    if code is None or entry.code == code:
+                        yield entry
+    finally:
+        consumer.close()
+
+
+def _entry(record: object) -> DeadLetter:
+    headers = {k: bytes(v or b"") for k, v in record.headers}  # type: ignore[attr-defined]
+    key = record.key.decode("utf-8", "replace") if record.key else ""  # type: ignore[attr-defined]
+    return DeadLetter(
+        id=key,
+        timestamp=datetime.fromtimestamp(record.timestamp / 1000, UTC),  # type: ignore[attr-defined]
+        partition=record.partition,  # type: ignore[attr-defined]
+        offset=record.offset,  # type: ignore[attr-defined]
+        stage=_text(headers, H_ERROR_STAGE),
+        code=_text(headers, H_ERROR_CODE),
+        detail=_text(headers, H_ERROR_DETAIL),
+        source_topic=_text(headers, H_SOURCE_TOPIC),
+        source_partition=_int(headers, H_SOURCE_PARTITION),
+        source_offset=_int(headers, H_SOURCE_OFFSET),
+        replay_of=_text(headers, H_REPLAY) or None,
+        headers=headers,
+        payload=record.value or b"",  # type: ignore[attr-defined]
+    )
+
+
+def replay(
+    settings: Settings,
+    entries: list[DeadLetter],
+    *,
+    progress: Callable[[DeadLetter, str], None] | None = None,
+    client_config: dict[str, object] | None = None,
+) -> int:
+    """Re-submit entries to their source inbound topics. Returns how many were sent."""
+    from kafka import KafkaProducer
+
+    names = TopicNames(settings.topic_prefix)
+    producer = KafkaProducer(
+        bootstrap_servers=settings.bootstrap, acks="all", **(client_config or {})
+    )
+    sent = 0
+    try:
+        for entry in entries:
+            if names.authority_of_inbound(entry.source_topic) is None:
+                raise HubError(
+                    f"entry {entry.id} came from {entry.source_topic!r}, not an inbound topic"
+                )
+            headers = [(H_REPLAY, entry.id.encode())]
+            key = entry.message_id.encode() if entry.message_id != "-" else None
+            producer.send(entry.source_topic, key=key, value=entry.payload, headers=headers).get(
+                timeout=30
+            )
+            sent += 1
+            if progress:
+                progress(entry, entry.source_topic)
+    finally:
+        producer.close()
+    return sent
+
+
+def parse_since(text: str) -> datetime:
+    """``--since``: ISO 8601 (``2026-11-25T10:00``) or a duration (``90m``, ``2h``, ``7d``)."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text and text[-1] in units and text[:-1].isdigit():
+        return datetime.now(UTC).replace(microsecond=0) - timedelta(
+            seconds=int(text[:-1]) * units[text[-1]]
+        )
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigError(f"--since {text!r}: use ISO 8601 or a duration like 90m, 2h, 7d") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,170 @@
+"""The pure ingest pipeline: everything the worker does to one message, minus Kafka.
+
+::
+
+    bytes ─ parse ─ identify ─ validate ─ read header ─ check author
+          ─ [dedupe: the stream's table] ─ convert (Avro) ─ route ─▶ Accepted
+
+``Pipeline.inspect`` runs the steps before deduplication and ``Pipeline.finish``
+the steps after it, so the worker can skip conversion for duplicates. Both raise
+a :class:`hub.errors.MessageError` subclass with a stable code for anything that
+must be dead-lettered; nothing else is expected to escape (the worker still
+guards against the unexpected and dead-letters it as ``INTERNAL_ERROR``).
+
+The pipeline is built once per process from the settings and is safe to call
+from one event loop; it keeps no per-message state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from time import perf_counter
+
+from lxml import etree
+
+from hub.avro import Envelope, EventCatalog
+from hub.errors import MessageError, SchemaValidationError
+from hub.header import Nachrichtenkopf, read_header
+from hub.region import Region
+from hub.routing import RouteDecision, Router, check_author
+from hub.schemas import MessageType, SchemaPackage, SchemaRegistry
+from hub.settings import Settings
+from hub.xmlsafe import Limits, parse_xml
+
+
+@dataclass(frozen=True)
+class Inspected:
+    """A message that parsed, is known, valid, and was sent by its author."""
+
+    raw: bytes
+    root: etree._Element
+    package: SchemaPackage
+    message: MessageType
+    header: Nachrichtenkopf
+    source: str  # authority id of the inbound topic
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A message ready for delivery: its Avro event and where it goes."""
+
+    inspected: Inspected
+    event: bytes  # Avro single-object encoding
+    route: RouteDecision
+    received: str
+    sha256: str
+
+    @property
+    def message_id(self) -> str:
+        return self.inspected.header.message_id
+
+
+class Pipeline:
+    """Parse, identify, validate, authorise, convert and route one message."""
+
+    def __init__(
+        self,
+        registry: SchemaRegistry,
+        catalog: EventCatalog,
+        region: Region,
+        router: Router,
+        limits: Limits,
+    ) -> None:
+        self.registry = registry
+        self.catalog = catalog
+        self.region = region
+        self.router = router
+        self.limits = limits
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Pipeline:
+        registry = SchemaRegistry.from_settings(settings)
+        region = Region.load(settings.region_file)
+        return cls(
+            registry=registry,
+            catalog=EventCatalog(registry),
+            region=region,
+            router=Router.load(settings.routes_file, region),
+            limits=Limits(max_bytes=settings.max_message_bytes, max_depth=settings.max_xml_depth),
+        )
+
+    def inspect(self, raw: bytes, source: str) -> Inspected:
+        """Steps before deduplication. Raises MessageError."""
+        timings: dict[str, float] = {}
+        start = perf_counter()
+        root = parse_xml(raw, self.limits)
+        parsed = perf_counter()
+        timings["parse"] = parsed - start
+        package, message = self.registry.identify(root)
+        report = package.validate(root)
+        if not report.valid:
+            first = report.problems[0]
+            more = f" (+{len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
+            raise SchemaValidationError(
+                first.message + more,
+                code=first.code or "SCHEMA_INVALID",
+                line=first.line,
+                column=first.column,
+                path=first.path,
+            )
+        validated = perf_counter()
+        timings["validate"] = validated - parsed
+        header = read_header(root)
+        check_author(self.region, source, header.author_key)
+        return Inspected(raw, root, package, message, header, source, timings)
+
+    def finish(
+        self, inspected: Inspected, *, trace_id: str, received: datetime | None = None
+    ) -> Accepted:
+        """Steps after deduplication: convert and route. Raises MessageError."""
+        start = perf_counter()
+        header = inspected.header
+        received_at = (received or datetime.now(UTC)).isoformat(timespec="milliseconds")
+        envelope = Envelope(
+            message_id=header.message_id,
+            standard=inspected.package.standard,
+            version=inspected.package.version,
+            message_type_code=inspected.message.code,
+            message_type_name=inspected.message.name,
+            author_key=header.author_key,
+            reader_keys=header.reader_keys,
+            created=header.created,
+            received=received_at,
+            trace_id=trace_id,
+        )
+        plan = self.catalog.plan(inspected.package, inspected.message)
+        event = plan.encode(plan.to_record(inspected.root, envelope))
+        converted = perf_counter()
+        inspected.timings["convert"] = converted - start
+        route = self.router.route(
+            standard=inspected.package.standard,
+            version=inspected.package.version,
+            message_code=inspected.message.code,
+            author_key=header.author_key,
+            reader_keys=header.reader_keys,
+        )
+        inspected.timings["route"] = perf_counter() - converted
+        return Accepted(
+            inspected=inspected,
+            event=event,
+            route=route,
+            received=received_at,
+            sha256=hashlib.sha256(inspected.raw).hexdigest(),
+        )
+
+    def process(self, raw: bytes, source: str, *, trace_id: str = "") -> Accepted:
+        """Both halves without deduplication (tools, fuzzing, benchmarks)."""
+        return self.finish(self.inspect(raw, source), trace_id=trace_id)
+
+
+def classify(exc: BaseException) -> tuple[str, str, str]:
+    """(stage, code, detail) of any exception, for the dead-letter headers."""
+    if isinstance(exc, MessageError):
+        where = ""
+        if exc.line is not None:
+            where = f" at line {exc.line}" + (f", column {exc.column}" if exc.column else "")
+        return exc.stage, exc.code, f"{exc.detail}{where}"[:1000]
+    return "internal", "INTERNAL_ERROR", f"{type(exc).__name__}: {str(exc)[:500]}"

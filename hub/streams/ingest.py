@@ -1,0 +1,269 @@
+"""The ingest flow: every inbound XÖV message is delivered, dead-lettered or counted
+as a duplicate — nothing else.
+
+For each event on ``xoev.in.<authority>``:
+
+1. ``Pipeline.inspect``: parse (hardened) → identify → validate (XSD) → read the
+   g2g header → the author key must belong to the authority of the inbound topic.
+2. Deduplicate on nachrichtenUUID in the changelog-backed table ``dedupe``.
+3. ``Pipeline.finish``: convert to the Avro event → route.
+4. Deliver: the original bytes to ``xoev.out.<reader>.xml``, the event to
+   ``xoev.out.<reader>.avro`` (and the bytes to ``xoev.out.external`` for readers
+   outside the region), one audit record to ``xoev.audit``; mark the id as seen.
+
+Any failure sends the original bytes to ``xoev.deadletter`` with stage, code,
+detail and the source coordinates; no message ever stops the agent. Outputs are
+sent as Faust *attachments* of the source offset: they are published and
+acknowledged before that offset is committed (at-least-once, idempotent by
+key = nachrichtenUUID).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any
+
+import faust
+from faust.types import EventT, StreamT
+
+from hub.audit import AUDIT_CODEC
+from hub.errors import MessageError
+from hub.metrics import EXTERNAL, HubMetrics
+from hub.pipeline import Accepted, Pipeline, classify
+from hub.topics import (
+    H_AUTHOR,
+    H_ERROR_CODE,
+    H_ERROR_DETAIL,
+    H_ERROR_STAGE,
+    H_MESSAGE_ID,
+    H_MESSAGE_TYPE,
+    H_READER,
+    H_SOURCE_OFFSET,
+    H_SOURCE_PARTITION,
+    H_SOURCE_TOPIC,
+    H_STANDARD,
+    H_TRACEPARENT,
+    H_VERSION,
+    TopicNames,
+)
+
+log = logging.getLogger("hub.ingest")
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Trace:
+    """W3C trace context: keep the caller's trace id, start a new span."""
+
+    trace_id: str
+    parent: str
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, bytes]) -> Trace:
+        raw = headers.get(H_TRACEPARENT, b"")
+        parts = raw.decode("ascii", "replace").split("-") if raw else []
+        if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
+            return cls(trace_id=parts[1], parent=parts[2])
+        return cls(trace_id=secrets.token_hex(16), parent="")
+
+    def child(self) -> str:
+        return f"00-{self.trace_id}-{secrets.token_hex(8)}-01"
+
+
+def header_map(headers: Any) -> dict[str, bytes]:
+    """Faust hands headers over as a mapping or a list of pairs."""
+    if not headers:
+        return {}
+    if isinstance(headers, Mapping):
+        return {str(k): bytes(v or b"") for k, v in headers.items()}
+    return {str(k): bytes(v or b"") for k, v in headers}
+
+
+class IngestFlow:
+    """The agent body, separated from Faust wiring so it reads top to bottom."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        pipeline: Pipeline,
+        names: TopicNames,
+        authority_ids: Sequence[str],
+        metrics: HubMetrics,
+    ) -> None:
+        self.app = app
+        self.pipeline = pipeline
+        self.names = names
+        self.metrics = metrics
+        self.partitions: int = app.conf.topic_partitions
+        raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
+        self.inbound = app.topic(*[names.inbound(a) for a in authority_ids], **raw)
+        self.out_xml = {a: app.topic(names.out_xml(a), **raw) for a in authority_ids}
+        self.out_avro = {a: app.topic(names.out_avro(a), **raw) for a in authority_ids}
+        self.external = app.topic(names.external, **raw)
+        self.deadletter = app.topic(names.deadletter, **raw)
+        self.audit = app.topic(names.audit, **raw)
+        self.seen = app.Table(
+            "dedupe",
+            default=None,
+            key_type=bytes,
+            value_type=bytes,
+            partitions=app.conf.topic_partitions,
+            help="nachrichtenUUIDs already delivered (value: when).",
+        )
+
+    async def run(self, stream: StreamT[Any]) -> AsyncIterator[None]:
+        async for event in stream.events():
+            try:
+                await self.handle(event)
+            except Exception as exc:  # the agent must survive anything
+                # the exception text may quote message content: log its type only
+                log.error(
+                    "unexpected %s, dead-lettering",
+                    type(exc).__name__,
+                    extra={"code": "INTERNAL_ERROR"},
+                )
+                await self.dead_letter(event, exc)
+            yield None
+
+    async def handle(self, event: EventT[Any]) -> None:
+        message = event.message
+        raw: bytes = event.value if isinstance(event.value, bytes) else b""
+        source = self.names.authority_of_inbound(message.topic) or "unknown"
+        headers = header_map(event.headers)
+        trace = Trace.from_headers(headers)
+        started = perf_counter()
+        self.metrics.observe_received(source, len(raw))
+        if message.timestamp:
+            self.metrics.observe_consumed(message.topic, message.timestamp)
+        try:
+            inspected = self.pipeline.inspect(raw, source)
+        except MessageError as exc:
+            await self.dead_letter(event, exc)
+            return
+        message_id = inspected.header.message_id
+        if self.seen.get(message_id.encode()) is not None:
+            self.metrics.observe_duplicate(source)
+            log.info(
+                "duplicate",
+                extra={"event": "duplicate", "message_id": message_id, "source": source},
+            )
+            return
+        try:
+            accepted = self.pipeline.finish(inspected, trace_id=trace.trace_id)
+        except MessageError as exc:
+            await self.dead_letter(event, exc)
+            return
+        delivering = perf_counter()
+        await self.deliver(event, accepted, trace)
+        self.seen[message_id.encode()] = accepted.received.encode()
+        done = perf_counter()
+        for stage, seconds in inspected.timings.items():
+            self.metrics.observe_stage(stage, seconds)
+        self.metrics.observe_stage("deliver", done - delivering)
+        self.metrics.observe_stage("total", done - started)
+        destinations = list(accepted.route.recipients)
+        if accepted.route.external:
+            destinations.append(EXTERNAL)
+        self.metrics.observe_delivery(
+            source=source,
+            destinations=destinations,
+            standard=inspected.package.standard,
+            message_type=inspected.message.code,
+            created=inspected.header.created,
+        )
+        log.info(
+            "delivered",
+            extra={
+                "event": "delivered",
+                "message_id": message_id,
+                "source": source,
+                "destination": ",".join(destinations),
+                "code": inspected.message.code,
+            },
+        )
+
+    async def deliver(self, event: EventT[Any], accepted: Accepted, trace: Trace) -> None:
+        inspected = accepted.inspected
+        header = inspected.header
+        key = header.message_id.encode()
+        base: Headers = [
+            (H_MESSAGE_ID, key),
+            (H_STANDARD, inspected.package.standard.encode()),
+            (H_VERSION, inspected.package.version.encode()),
+            (H_MESSAGE_TYPE, inspected.message.code.encode()),
+            (H_AUTHOR, header.author_key.encode()),
+            (H_READER, ",".join(header.reader_keys).encode()),
+            (H_TRACEPARENT, trace.child().encode()),
+        ]
+        # Same partition as the source: everything a city sent on one partition (for
+        # one key) reaches each recipient in the order sent. All contract topics
+        # have the same partition count (topics apply); otherwise the key decides.
+        message = event.message
+        partition = message.partition if message.partition < self.partitions else None
+        for recipient in accepted.route.recipients:
+            await self.out_xml[recipient].send(
+                key=key, value=inspected.raw, headers=base, partition=partition
+            )
+            await self.out_avro[recipient].send(
+                key=key, value=accepted.event, headers=base, partition=partition
+            )
+        if accepted.route.external:
+            await self.external.send(
+                key=key, value=inspected.raw, headers=base, partition=partition
+            )
+        record = {
+            "message_id": header.message_id,
+            "standard": inspected.package.standard,
+            "version": inspected.package.version,
+            "message_type_code": inspected.message.code,
+            "source_authority": inspected.source,
+            "author_key": header.author_key,
+            "reader_keys": list(header.reader_keys),
+            "recipients": list(accepted.route.recipients),
+            "external": accepted.route.external,
+            "created": header.created,
+            "received": accepted.received,
+            "payload_sha256": accepted.sha256,
+            "payload_bytes": len(inspected.raw),
+            "source_topic": message.topic,
+            "source_partition": message.partition,
+            "source_offset": message.offset,
+            "trace_id": trace.trace_id,
+        }
+        await self.audit.send(key=key, value=AUDIT_CODEC.encode(record), headers=base)
+
+    async def dead_letter(self, event: EventT[Any], exc: BaseException) -> None:
+        message = event.message
+        stage, code, detail = classify(exc)
+        raw = event.value if isinstance(event.value, bytes) else b""
+        source = self.names.authority_of_inbound(message.topic) or "unknown"
+        headers: Headers = [
+            (H_ERROR_STAGE, stage.encode()),
+            (H_ERROR_CODE, code.encode()),
+            (H_ERROR_DETAIL, detail.encode("utf-8", "replace")),
+            (H_SOURCE_TOPIC, message.topic.encode()),
+            (H_SOURCE_PARTITION, str(message.partition).encode()),
+            (H_SOURCE_OFFSET, str(message.offset).encode()),
+        ]
+        original = header_map(event.headers)
+        if H_TRACEPARENT in original:
+            headers.append((H_TRACEPARENT, original[H_TRACEPARENT]))
+        key = f"{message.topic}:{message.partition}:{message.offset}".encode()
+        await self.deadletter.send(key=key, value=raw, headers=headers)
+        self.metrics.observe_deadletter(source=source, stage=stage, code=code)
+        # the detail may quote message content: it goes to the dead-letter headers only
+        log.info(
+            "dead-lettered",
+            extra={
+                "event": "deadlettered",
+                "source": source,
+                "stage": stage,
+                "code": code,
+                "offset": f"{message.topic}:{message.partition}:{message.offset}",
+            },
+        )

@@ -1,0 +1,39 @@
+"""The integrator kit: contract suites every adapter passes.
+
+::
+
+    from hub.testing import SinkContract
+
+    class TestMySink(SinkContract):
+        @pytest.fixture
+        def adapter_factory(self): ...
+        # valid_config, read_back, make_unreachable: see SinkContract
+
+An adapter distribution registers its harness (a ``SourceContract`` or
+``SinkContract`` subclass with the fixtures) in the entry-point group
+``xoev_hub.adapter_contracts`` under the adapter's name, so that the hub's
+``tests/contract/`` runs the suite over every installed adapter.
+"""
+
+from hub.testing.contracts import (
+    AUTHORITY,
+    SinkContract,
+    SourceContract,
+    outbound,
+    run,
+    sample_payload,
+    wait_for,
+)
+from hub.testing.harnesses import CONTRACT_GROUP, contract_harnesses
+
+__all__ = [
+    "AUTHORITY",
+    "CONTRACT_GROUP",
+    "SinkContract",
+    "SourceContract",
+    "contract_harnesses",
+    "outbound",
+    "run",
+    "sample_payload",
+    "wait_for",
+]

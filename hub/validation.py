@@ -1,0 +1,236 @@
+"""Validation results as data: parse, identify, validate against the XSD.
+
+:func:`check` never raises a :class:`hub.errors.MessageError`; it returns a
+:class:`ValidationReport` whose problems carry a stable code, the position and
+an XPath-like location, and a message that IT staff can act on. libxml2's
+messages are rephrased where that helps (namespaces shortened to local names,
+long expected-lists cut) and **values from the document are never quoted**:
+reports end up in dead-letter headers and logs, which must not carry personal
+data (names, addresses, birth dates).
+
+Codes: the parse codes of :mod:`hub.xmlsafe`, ``UNKNOWN_NAMESPACE``,
+``UNKNOWN_VERSION``, ``UNKNOWN_MESSAGE`` from the registry, and
+``SCHEMA_INVALID`` for every XSD violation (the message says which rule).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
+
+from lxml import etree
+
+from hub.errors import (
+    MessageError,
+    ParseError,
+    SchemaValidationError,
+    UnknownMessageError,
+)
+from hub.xmlsafe import Limits, parse_xml
+
+if TYPE_CHECKING:
+    from hub.schemas import MessageType, SchemaPackage, SchemaRegistry
+
+__all__ = ["MAX_PROBLEMS", "Problem", "ValidationReport", "check", "validate_root"]
+
+#: at most this many problems per report (libxml2 may report hundreds)
+MAX_PROBLEMS = 50
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason why a message is not acceptable."""
+
+    code: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+    path: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+            "path": self.path,
+        }
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """The verdict on one message; ``problems`` is empty exactly when ``valid``."""
+
+    valid: bool
+    standard: str | None
+    version: str | None
+    message_code: str | None
+    problems: tuple[Problem, ...] = field(default=())
+
+    @property
+    def code(self) -> str | None:
+        """The code of the first problem (the dead-letter reason), None when valid."""
+        return self.problems[0].code if self.problems else None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "valid": self.valid,
+            "standard": self.standard,
+            "version": self.version,
+            "message_code": self.message_code,
+            "problems": [p.as_dict() for p in self.problems],
+        }
+
+    def error(self) -> MessageError | None:
+        """The first problem as the hub's exception type (None when valid)."""
+        if self.valid or not self.problems:
+            return None
+        first = self.problems[0]
+        cls: type[MessageError]
+        if first.code.startswith("XML_"):
+            cls = ParseError
+        elif first.code.startswith("UNKNOWN_"):
+            cls = UnknownMessageError
+        else:
+            cls = SchemaValidationError
+        extra = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
+        return cls(
+            first.message + extra,
+            code=first.code,
+            line=first.line,
+            column=first.column,
+            path=first.path,
+        )
+
+
+def _from_error(exc: MessageError) -> Problem:
+    return Problem(exc.code, exc.detail, exc.line, exc.column, exc.path)
+
+
+def check(data: bytes, registry: SchemaRegistry, limits: Limits = Limits()) -> ValidationReport:  # noqa: B008
+    """Parse, identify and validate one message; results as data, never raises."""
+    try:
+        root = parse_xml(data, limits)
+    except ParseError as exc:
+        return ValidationReport(False, None, None, None, (_from_error(exc),))
+    try:
+        package, message = registry.identify(root)
+    except UnknownMessageError as exc:
+        return ValidationReport(False, None, None, None, (_from_error(exc),))
+    return validate_root(package, root, message)
+
+
+def validate_root(
+    package: SchemaPackage, root: etree._Element, message: MessageType | None = None
+) -> ValidationReport:
+    """Validate a parsed root element against ``package``."""
+    if message is None:
+        message = package.messages.get(root.tag) if isinstance(root.tag, str) else None
+    if message is None:
+        local = etree.QName(root).localname if isinstance(root.tag, str) else "?"
+        problem = Problem(
+            "UNKNOWN_MESSAGE", f"'{local}' is not a message of {package.label}", path=f"/{local}"
+        )
+        return ValidationReport(False, package.standard, package.version, None, (problem,))
+    schema = package.lxml_schema()
+    if schema.validate(root):
+        return ValidationReport(True, package.standard, package.version, message.code)
+    problems = tuple(
+        Problem(
+            "SCHEMA_INVALID",
+            explain(entry.message),
+            entry.line or None,
+            entry.column or None,
+            entry.path or None,
+        )
+        for entry in list(cast(Iterable[Any], schema.error_log))[:MAX_PROBLEMS]
+    )
+    if not problems:  # pragma: no cover - libxml2 always logs why
+        problems = (Problem("SCHEMA_INVALID", "the message violates its XSD"),)
+    return ValidationReport(False, package.standard, package.version, message.code, problems)
+
+
+# --- making libxml2's messages readable (and free of document values) -------------
+_CLARK = re.compile(r"\{[^}]*\}")
+_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"^Element '([^']+)': This element is not expected\. Expected is (?:one of )?"
+                   r"\( (.*) \)\.?$"),
+        "element '{0}' is not allowed here; expected instead: {1}",
+    ),
+    (
+        re.compile(r"^Element '([^']+)': This element is not expected\.?$"),
+        "element '{0}' is not allowed here (no further element is allowed at this position)",
+    ),
+    (
+        re.compile(r"^Element '([^']+)': Missing child element\(s\)\. Expected is (?:one of )?"
+                   r"\( (.*) \)\.?$"),
+        "element '{0}' is incomplete: a required child element is missing; expected: {1}",
+    ),
+    (
+        re.compile(r"^Element '([^']+)': The attribute '([^']+)' is required but missing\.?$"),
+        "element '{0}' lacks the required attribute '{1}'",
+    ),
+    (
+        re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?: \[facet 'pattern'\] .*$"),
+        "the value of '{0}'{1} does not match the pattern its type requires",
+    ),
+    (
+        re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?: \[facet 'enumeration'\] .*$"),
+        "the value of '{0}'{1} is not one of the values allowed by its code list/type",
+    ),
+    (
+        re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?: \[facet '(\w*[lL]ength)'\] "
+                   r".*?(exceeds|less than|not).*$"),
+        "the value of '{0}'{1} has the wrong length (facet {2})",
+    ),
+    (
+        re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?: \[facet '(\w+)'\] .*$"),
+        "the value of '{0}'{1} violates the facet '{2}' of its type",
+    ),
+    (
+        re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?: '.*' is not a valid value of "
+                   r"(?:the )?(?:local |list |union )?(?:atomic )?type '([^']+)'\.?$", re.DOTALL),
+        "the value of '{0}'{1} is not a valid '{2}'",
+    ),
+    (
+        re.compile(r"^Element '([^']+)', attribute '([^']+)': The attribute '[^']+' is not "
+                   r"allowed\.?$"),
+        "attribute '{1}' is not allowed on element '{0}'",
+    ),
+    (
+        re.compile(r"^Element '([^']+)', attribute '([^']+)': The value '.*' does not match the "
+                   r"fixed value constraint '(.*)'\.?$", re.DOTALL),
+        "attribute '{1}' of element '{0}' must have the fixed value '{2}'",
+    ),
+    (
+        re.compile(r"^Element '([^']+)': No matching global declaration available for the "
+                   r"validation root\.?$"),
+        "the root element '{0}' is not declared by the schema package",
+    ),
+)
+
+
+def _short_list(text: str, limit: int = 8) -> str:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    shown = ", ".join(items[:limit])
+    return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+def explain(raw: str) -> str:
+    """Rephrase a libxml2 schema message; values from the document are dropped."""
+    text = _CLARK.sub("", raw.strip())
+    for pattern, template in _RULES:
+        match = pattern.match(text)
+        if match is None:
+            continue
+        groups = [g or "" for g in match.groups()]
+        if template.startswith("the value of") and len(groups) > 1:
+            groups[1] = f" (attribute '{groups[1]}')" if groups[1] else ""
+        if "expected" in template and len(groups) > 1:
+            groups[1] = _short_list(groups[1])
+        return template.format(*groups)
+    # unknown message: keep it, but cut quoted values
+    return re.sub(r"The value '[^']*'", "The value", text)

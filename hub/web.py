@@ -1,0 +1,90 @@
+"""The worker's small HTTP server: ``/metrics``, ``/healthz``, ``/readyz``.
+
+Runs inside the worker's asyncio loop on ``HUB_WEB_HOST:HUB_WEB_PORT``
+(default 6066)::
+
+    runner = await start_web(settings, metrics, health)
+    ...
+    await runner.cleanup()
+
+``make_app`` returns the bare ``aiohttp`` application, so the routes can also be
+mounted into another server (e.g. Faust's own web server or the HTTP inbound
+adapter) instead.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from hub.health import Health, healthz, readyz
+
+if TYPE_CHECKING:
+    from hub.metrics import HubMetrics
+    from hub.settings import Settings
+
+METRICS_PATH = "/metrics"
+HEALTHZ_PATH = "/healthz"
+READYZ_PATH = "/readyz"
+
+
+def add_routes(app: web.Application, metrics: HubMetrics, health: Health) -> web.Application:
+    """Add the three operations routes to ``app`` and return it."""
+
+    async def metrics_handler(_: web.Request) -> web.Response:
+        metrics.refresh(health)
+        body = generate_latest(metrics.registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def healthz_handler(_: web.Request) -> web.Response:
+        status, body = healthz(health)
+        return web.json_response(body, status=status)
+
+    async def readyz_handler(_: web.Request) -> web.Response:
+        status, body = readyz(health)
+        return web.json_response(body, status=status)
+
+    app.router.add_get(METRICS_PATH, metrics_handler)
+    app.router.add_get(HEALTHZ_PATH, healthz_handler)
+    app.router.add_get(READYZ_PATH, readyz_handler)
+    return app
+
+
+def make_app(metrics: HubMetrics, health: Health) -> web.Application:
+    return add_routes(web.Application(), metrics, health)
+
+
+async def start_web(
+    settings: Settings,
+    metrics: HubMetrics,
+    health: Health,
+    *,
+    app: web.Application | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> web.AppRunner:
+    """Serve the routes (on ``app`` if given) and return the started runner.
+
+    ``host``/``port`` override the settings; port 0 picks a free port (see
+    ``bound_port``).
+    """
+    application = add_routes(app if app is not None else web.Application(), metrics, health)
+    runner = web.AppRunner(application, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(
+        runner,
+        host if host is not None else settings.web_host,
+        settings.web_port if port is None else port,
+    )
+    await site.start()
+    return runner
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """The TCP port a started runner listens on."""
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    raise RuntimeError("the web server is not listening")

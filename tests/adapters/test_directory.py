@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from hub.adapters import AdapterContext, InboundMessage, OutboundMessage
+from hub.adapters.directory import DirectorySink, DirectorySource
+from hub.errors import MessageError
+from hub.testing import run, sample_payload, wait_for
+from hub.testing.builtin import drop_file
+
+CTX = AdapterContext("solingen.meldebehoerde", "inbox", 2048)
+
+
+def test_incomplete_and_hidden_files_are_ignored_bad_ones_fail_with_reason(
+    tmp_path: Path,
+) -> None:
+    inbox = tmp_path / "inbox"
+    source = DirectorySource.create({"path": str(inbox), "poll_seconds": 0.05}, CTX)
+    got: list[InboundMessage] = []
+
+    async def emit(message: InboundMessage) -> None:
+        if b"refuse-me" in message.payload:
+            raise MessageError("the hub refuses it", code="SOMETHING_PERMANENT")
+        got.append(message)
+
+    async def scenario() -> None:
+        await source.start(emit)
+        (inbox / "half.xml.tmp").write_bytes(b"<a>")
+        (inbox / ".hidden.xml").write_bytes(sample_payload(0))
+        (inbox / "notes.txt").write_bytes(b"hello")
+        drop_file(inbox, "broken.xml", b"<a><b></a>")
+        drop_file(inbox, "huge.xml", b"<a>" + b"x" * 3000 + b"</a>")
+        drop_file(inbox, "refused.xml", b"<a>refuse-me</a>")
+        good = sample_payload(1, "6f1c4e2a-0000-4000-8000-000000000001")
+        drop_file(inbox, "good.xml", good)
+        await wait_for(lambda: not source.pending())
+        await asyncio.sleep(0.2)
+        await source.stop()
+        assert [(m.payload, m.key, m.metadata["file"]) for m in got] == [
+            (good, "6f1c4e2a-0000-4000-8000-000000000001", "good.xml")
+        ]
+
+    run(scenario())
+    assert sorted(p.name for p in inbox.iterdir() if p.is_file()) == [
+        ".hidden.xml", "half.xml.tmp", "notes.txt"
+    ]
+    assert [p.name for p in (inbox / "done").iterdir()] == ["good.xml"]
+    reasons = {p.name: p.read_text() for p in (inbox / "failed").glob("*.reason.txt")}
+    assert reasons["broken.xml.reason.txt"].startswith("XML_MALFORMED\n")
+    assert reasons["huge.xml.reason.txt"].startswith("XML_TOO_LARGE\n")
+    assert reasons["refused.xml.reason.txt"] == "SOMETHING_PERMANENT\nthe hub refuses it\n"
+    assert (inbox / "failed" / "broken.xml").read_bytes() == b"<a><b></a>"
+
+
+def test_a_name_dropped_twice_keeps_both_in_done(tmp_path: Path) -> None:
+    inbox = tmp_path / "in"
+    source = DirectorySource.create({"path": str(inbox), "poll_seconds": 0.05}, CTX)
+    got: list[bytes] = []
+
+    async def emit(message: InboundMessage) -> None:
+        got.append(message.payload)
+
+    async def scenario() -> None:
+        await source.start(emit)
+        for n in range(2):
+            drop_file(inbox, "same.xml", sample_payload(n))
+            await wait_for(lambda n=n: len(got) == n + 1)
+        await source.stop()
+
+    run(scenario())
+    assert len(list((inbox / "done").iterdir())) == 2
+
+
+def test_sink_writes_atomically_and_refuses_unsafe_names(tmp_path: Path) -> None:
+    sink = DirectorySink.create({"path": str(tmp_path / "out")}, CTX)
+    good = OutboundMessage("w.m", "abc-123", b"<x/>")
+    evil = OutboundMessage("w.m", "../../etc/passwd", b"<x/>")
+
+    async def scenario() -> None:
+        await sink.start()
+        await sink.deliver([good])
+        with pytest.raises(MessageError) as info:
+            await sink.deliver([evil])
+        assert info.value.code == "BAD_MESSAGE_ID"
+        await sink.stop()
+
+    run(scenario())
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["abc-123.xml"]

@@ -1,0 +1,223 @@
+"""``topics apply`` against the real broker: creation, configs, idempotency, drift."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
+
+from hub.errors import ConfigError
+from hub.region import Region
+from hub.settings import Settings, load_settings
+from hub.topology import DAY_MS, apply_topics, contract_topics
+
+pytestmark = pytest.mark.kafka
+
+
+def describe(settings: Settings, names: list[str]) -> tuple[dict[str, int], dict[str, dict]]:
+    admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
+    try:
+        partitions = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(names)}
+        configs = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, n) for n in names], config_filter="all"
+        )["topic"]
+    finally:
+        admin.close()
+    values = {n: {k: v["value"] for k, v in c.items()} for n, c in configs.items()}
+    return partitions, values
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Wait until ``check()`` holds: a broker applies committed metadata asynchronously."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "the broker did not show the change in time"
+        time.sleep(0.1)
+
+
+def test_apply_creates_every_topic_with_its_configs_then_is_a_noop(
+    kafka_settings: Settings, region: Region
+) -> None:
+    p = kafka_settings.topic_prefix
+    report = apply_topics(kafka_settings, region)
+    expected = {f"{p}xoev.in.{a}" for a in region.authorities}
+    expected |= {f"{p}xoev.out.{a}.{f}" for a in region.authorities for f in ("xml", "avro")}
+    expected |= {f"{p}xoev.{n}" for n in ("out.external", "deadletter", "audit", "schemas")}
+    assert set(report.created) == expected and len(report.created) == 31
+    assert report.changed and not report.updated and not report.warnings
+
+    partitions, configs = describe(kafka_settings, sorted(expected))
+    for name in expected:
+        config = configs[name]
+        if name.endswith("xoev.schemas"):
+            assert partitions[name] == 1
+            assert config["cleanup.policy"] == "compact"
+            continue
+        assert partitions[name] == kafka_settings.topic_partitions
+        assert config["cleanup.policy"] == "delete"
+        assert int(config["max.message.bytes"]) > kafka_settings.max_message_bytes
+        assert config["min.insync.replicas"] == "1"
+    retention = {n: int(configs[n]["retention.ms"]) // DAY_MS for n in expected
+                 if not n.endswith("schemas")}
+    assert retention[f"{p}xoev.audit"] == 400  # BMG § 40: >= 12 months
+    assert retention[f"{p}xoev.deadletter"] == 90
+    assert retention[f"{p}xoev.in.wuppertal.meldebehoerde"] == 7
+    assert retention[f"{p}xoev.out.solingen.standesamt.avro"] == 30
+    assert retention[f"{p}xoev.out.external"] == 30
+
+    again = apply_topics(kafka_settings, region)
+    assert not again.changed
+    assert set(again.existing) == expected
+    assert again.summary() == "31 topics: 0 created, 0 updated, 31 unchanged (nothing to do)"
+
+
+def test_drifted_configs_are_fixed_and_reported(kafka_settings: Settings, region: Region) -> None:
+    p = kafka_settings.topic_prefix
+    apply_topics(kafka_settings, region)
+    audit, inbound = f"{p}xoev.audit", f"{p}xoev.in.remscheid.standesamt"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_settings.bootstrap)
+    try:
+        admin.alter_configs([
+            ConfigResource(ConfigResourceType.TOPIC, audit, configs={"retention.ms": "1000"}),
+            ConfigResource(ConfigResourceType.TOPIC, inbound,
+                           configs={"cleanup.policy": "compact", "max.message.bytes": "1000"}),
+        ])
+    finally:
+        admin.close()
+    eventually(lambda: describe(kafka_settings, [audit, inbound])[1][inbound]["max.message.bytes"]
+               == "1000" and describe(kafka_settings, [audit])[1][audit]["retention.ms"] == "1000")
+    dry = apply_topics(kafka_settings, region, dry_run=True)
+    assert dry.updated == [inbound, audit] and dry.dry_run
+    report = apply_topics(kafka_settings, region)
+    assert report.updated == [inbound, audit]
+    outcome = {t.name: t for t in report.topics}
+    assert outcome[audit].changes == (f"retention.ms: 1000 -> {400 * DAY_MS}",)
+    assert set(outcome[inbound].changes) == {
+        "cleanup.policy: compact -> delete",
+        f"max.message.bytes: 1000 -> {kafka_settings.max_message_bytes + 65536}",
+    }
+    eventually(lambda: describe(kafka_settings, [audit])[1][audit]["retention.ms"]
+               == str(400 * DAY_MS))
+    eventually(lambda: describe(kafka_settings, [inbound])[1][inbound]["cleanup.policy"]
+               == "delete")
+    assert not apply_topics(kafka_settings, region).changed
+
+
+def test_partitions_grow_but_never_shrink(kafka_settings: Settings, region: Region) -> None:
+    one = kafka_settings.model_copy(update={"topic_partitions": 1})
+    assert len(apply_topics(one, region).created) == 31
+    two = kafka_settings.model_copy(update={"topic_partitions": 2})
+    report = apply_topics(two, region)
+    name = f"{kafka_settings.topic_prefix}xoev.in.wuppertal.meldebehoerde"
+    outcome = {t.name: t for t in report.topics}
+    assert outcome[name].action == "updated"
+    assert outcome[name].changes == ("partitions: 1 -> 2",)
+    assert len(report.updated) == 30  # all but the one-partition xoev.schemas
+    eventually(lambda: describe(kafka_settings, [name])[0][name] == 2)
+    shrink = apply_topics(one, region)
+    assert not shrink.changed
+    assert any(w.startswith(f"{name}: has 2 partitions, the settings ask for 1")
+               for w in shrink.warnings)
+    assert describe(kafka_settings, [name])[0][name] == 2
+
+
+def test_dry_run_creates_nothing(kafka_settings: Settings, region: Region) -> None:
+    report = apply_topics(kafka_settings, region, dry_run=True)
+    assert len(report.created) == 31 and report.dry_run
+    admin = KafkaAdminClient(bootstrap_servers=kafka_settings.bootstrap)
+    try:
+        assert not [t for t in admin.list_topics() if t.startswith(kafka_settings.topic_prefix)]
+    finally:
+        admin.close()
+
+
+def test_replication_factor_above_brokers_is_a_clear_error(
+    kafka_settings: Settings, region: Region
+) -> None:
+    three = kafka_settings.model_copy(update={"replication_factor": 3})
+    with pytest.raises(ConfigError, match="HUB_REPLICATION_FACTOR"):
+        apply_topics(three, region)
+
+
+def test_removed_authority_is_reported_not_deleted(
+    kafka_settings: Settings, region: Region, write: Callable[[str, str], Path]
+) -> None:
+    apply_topics(kafka_settings, region)
+    from hub.settings import DEFAULT_CONFIG_DIR
+
+    text = (DEFAULT_CONFIG_DIR / "region.toml").read_text(encoding="utf-8")
+    cut = text.index('[[authority]]\nid = "remscheid.auslaenderbehoerde"')
+    smaller = Region.load(write("region.toml", text[:cut]))
+    report = apply_topics(kafka_settings, smaller)
+    assert len(report.topics) == 28 and not report.changed
+    p = kafka_settings.topic_prefix
+    assert report.unlisted == (
+        f"{p}xoev.in.remscheid.auslaenderbehoerde",
+        f"{p}xoev.out.remscheid.auslaenderbehoerde.avro",
+        f"{p}xoev.out.remscheid.auslaenderbehoerde.xml",
+    )
+    assert len(report.warnings) == 3
+
+
+def test_cli_apply_twice_and_a_fourth_city(
+    hub_env: dict[str, str], kafka_settings: Settings, write: Callable[[str, str], Path]
+) -> None:
+    from hub.settings import DEFAULT_CONFIG_DIR
+
+    text = (DEFAULT_CONFIG_DIR / "region.toml").read_text(encoding="utf-8") + """
+[[authority]]
+id = "velbert.meldebehoerde"
+municipality = "Velbert"
+ags = "5158032"
+kind = "meldebehoerde"
+dvdv_key = "ags:05158032"
+"""
+    env = dict(hub_env, HUB_REGION_FILE=str(write("region.toml", text)))
+    first = subprocess.run([sys.executable, "-m", "hub", "topics", "apply"], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    p = kafka_settings.topic_prefix
+    assert f"created   {p}xoev.in.velbert.meldebehoerde\n" in first.stdout
+    assert first.stdout.strip().endswith("34 topics: 34 created, 0 updated, 0 unchanged")
+    second = subprocess.run([sys.executable, "-m", "hub", "topics", "apply"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == "34 topics: 0 created, 0 updated, 34 unchanged (nothing to do)\n"
+    check = subprocess.run([sys.executable, "-m", "hub", "topics", "apply", "--dry-run"],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert check.returncode == 0, check.stdout
+
+
+def test_unreachable_cluster_is_one_line() -> None:
+    # in a subprocess: kafka-python leaves the sockets of a failed bootstrap to the GC
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["HUB_BOOTSTRAP_SERVERS"] = "127.0.0.1:1"
+    result = subprocess.run([sys.executable, "-m", "hub", "topics", "apply", "--timeout", "1"],
+                            env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].startswith(
+        "xoev-hub topics: error: cannot reach Kafka at 127.0.0.1:1"
+    )
+
+
+def test_contract_topics_is_pure_and_checks_name_length(region: Region) -> None:
+    settings = load_settings(topic_prefix="p.")
+    names = [t.name for t in contract_topics(settings, region)]
+    assert names[:3] == ["p.xoev.in.wuppertal.meldebehoerde",
+                         "p.xoev.out.wuppertal.meldebehoerde.xml",
+                         "p.xoev.out.wuppertal.meldebehoerde.avro"]
+    assert names[-4:] == ["p.xoev.out.external", "p.xoev.deadletter", "p.xoev.audit",
+                          "p.xoev.schemas"]
+    long = load_settings(topic_prefix="x" * 230)
+    with pytest.raises(ConfigError, match="longer than 249"):
+        contract_topics(long, region)
+    three = load_settings(replication_factor=3)
+    assert all(t.configs["min.insync.replicas"] == "2" for t in contract_topics(three, region))

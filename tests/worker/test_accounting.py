@@ -1,0 +1,75 @@
+"""Every message that enters is accounted for: in = delivered + dead-lettered + duplicates."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from hub.audit import AUDIT_CODEC
+from hub.settings import Settings
+from hub.topics import TopicNames
+
+from .conftest import mixed_scenario
+from .harness import drain, duplicates_of, produce
+
+pytestmark = pytest.mark.kafka
+
+
+def test_mixed_stream_exact_counts(
+    kafka_bootstrap: str, worker_settings: Settings, start_worker: Any
+) -> None:
+    names = TopicNames(worker_settings.topic_prefix)
+    scenario = mixed_scenario(worker_settings, names)
+    worker = start_worker()
+    sent = produce(kafka_bootstrap, scenario.sends)
+    out = drain(kafka_bootstrap, scenario.all_topics, until=dict(scenario.expected), timeout=120)
+    assert worker.alive(), worker.log_text()[-3000:]
+
+    got = Counter({t: out.count(t) for t in scenario.all_topics if out.count(t)})
+    assert got == scenario.expected, worker.log_text()[-3000:]
+    dead_codes = Counter(h["xoev-error-code"].decode() for h in out.headers(names.deadletter))
+    assert dead_codes == scenario.expected_dead_codes
+
+    delivered = out.count(names.audit)
+    deadlettered = out.count(names.deadletter)
+    # the invariant: every message in is delivered, dead-lettered or a counted duplicate
+    assert sent == delivered + deadlettered + scenario.duplicates
+    assert not duplicates_of(out.keys(names.audit))
+
+    # dead letters carry the original bytes and their source coordinates
+    payloads = {value for _, _, value in scenario.sends}
+    for record, headers in zip(
+        out.records[names.deadletter], out.headers(names.deadletter), strict=True
+    ):
+        assert record.value in payloads  # type: ignore[attr-defined]
+        assert headers["xoev-source-topic"].decode().startswith(f"{names.prefix}xoev.in.")
+        for name in (
+            "xoev-error-stage",
+            "xoev-error-detail",
+            "xoev-source-partition",
+            "xoev-source-offset",
+        ):
+            assert headers[name]
+
+    # outputs carry the contract headers and the unchanged bytes
+    for topic in scenario.expected:
+        if topic.endswith(".xml"):
+            for record, headers in zip(out.records[topic], out.headers(topic), strict=True):
+                assert record.value in payloads  # type: ignore[attr-defined]
+                assert record.key == headers["xoev-message-id"]  # type: ignore[attr-defined]
+                assert {
+                    "xoev-standard",
+                    "xoev-version",
+                    "xoev-message-type",
+                    "xoev-author",
+                    "xoev-reader",
+                    "traceparent",
+                } <= set(headers)
+
+    # audit records: metadata only
+    for record in out.records[names.audit]:
+        audit = AUDIT_CODEC.decode(record.value)  # type: ignore[attr-defined]
+        assert len(audit["payload_sha256"]) == 64
+        assert audit["source_authority"] in worker_settings.region_file.read_text()
