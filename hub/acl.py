@@ -17,9 +17,10 @@ external hand-over, audit, dead-letter and schema topics, uses its own consumer
 group and transactional ids (both named by ``HUB_CONSUMER_GROUP``, the Faust app
 id, which carries no topic prefix) and owns the Faust-internal topics
 ``<group>-*``. It may CREATE the contract topics it uses (Faust declares topics;
-on an existing topic that changes nothing) but never an authority's group. The operators' principal reads audit and
-dead letters (``dlq list|show``) with groups ``<operators>.*``. Creating topics
-and ACLs is an administrator's job (a super user), not the hub's.
+on an existing topic that changes nothing) but never an authority's group.
+The operators' principal reads audit and dead letters (``dlq list|show``) with
+groups ``<operators>.*``. Creating topics and ACLs is an administrator's job (a
+super user), not the hub's.
 
 :func:`plan_acls` is pure; :func:`apply_acls` creates what is missing through a
 kafka-python admin client and can run any number of times. :func:`allowed`
