@@ -16,6 +16,7 @@ import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -27,6 +28,8 @@ from hub.schemas import MessageType, SchemaPackage, SchemaRegistry
 from hub.settings import DEFAULT_CONFIG_DIR
 
 DEFAULT_FLOWS = DEFAULT_CONFIG_DIR / "simulation.toml"
+#: the header's creation time: simulated messages are created "now"
+CREATED = "nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt"
 
 
 class Flow(BaseModel):
@@ -100,7 +103,9 @@ class Simulator:
             if _fold(p.standard) == _fold(flow.standard)
             and (flow.version is None or p.version == flow.version)
         ]
-        for package in sorted(candidates, key=lambda p: p.version, reverse=True):
+        # the newest release; of two packages for one namespace the installed one wins
+        ranked = sorted(candidates, key=lambda p: (p.version, p.origin == "installed"))
+        for package in reversed(ranked):
             for message in package.messages.values():
                 if flow.message in (message.code, message.root, message.name):
                     return package, message
@@ -135,6 +140,7 @@ class Simulator:
             seed=self.rng.getrandbits(63),
             author_key=author.dvdv_key,
             reader_key=reader.dvdv_key,
+            overrides={CREATED: datetime.now(UTC).isoformat(timespec="milliseconds")},
         )
         message_id = read_header(parse_xml(payload)).message_id
         return SimulatedMessage(flow.name, author, reader, message_id, payload)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,9 @@ XXE = b'<?xml version="1.0"?>\n<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passw
 
 
 def find(registry: SchemaRegistry, standard: str, code: str) -> tuple[SchemaPackage, MessageType]:
-    for package in sorted(registry.packages, key=lambda p: p.version, reverse=True):
+    # the newest release; of two packages for one namespace the installed one wins
+    ranked = sorted(registry.packages, key=lambda p: (p.version, p.origin == "installed"))
+    for package in reversed(ranked):
         if package.standard == standard:
             for message in package.messages.values():
                 if message.code == code:
@@ -147,6 +150,34 @@ def mixed_scenario(settings: Settings, names: TopicNames, seed: int = 7) -> Scen
     scenario.dead(names.inbound(mb0), b"", "XML_EMPTY")
     scenario.dead(names.inbound(mb0), b"\x89PNG\r\n\x1a\n", "XML_NOT_XML")
     return scenario
+
+
+@pytest.fixture(scope="session")
+def official_schema_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """HUB_SCHEMA_DIR with the official XMeld 25.11a and XPersonenstand 25.11 installed
+    by ``xoev-hub schemas add`` straight from ../shared (skips when it is absent)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import official_or_skip
+
+    official = official_or_skip()
+    target = tmp_path_factory.mktemp("official-schemas")
+    for name in ("xmeld-25.11a", "xpersonenstand-25.11"):
+        subprocess.run(
+            [sys.executable, "-m", "hub", "schemas", "add", str(official / name)],
+            env={**os.environ, "HUB_SCHEMA_DIR": str(target)},
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+    return target
+
+
+@pytest.fixture(params=["bundled", "official"])
+def packages(request: pytest.FixtureRequest) -> str:
+    """Which schema packages the worker and the generator use."""
+    return str(request.param)
 
 
 @pytest.fixture

@@ -18,11 +18,30 @@ pytestmark = pytest.mark.kafka
 
 
 def test_mixed_stream_exact_counts(
-    kafka_bootstrap: str, worker_settings: Settings, start_worker: Any
+    kafka_bootstrap: str,
+    worker_settings: Settings,
+    start_worker: Any,
+    packages: str,
+    request: pytest.FixtureRequest,
 ) -> None:
+    """Run with the bundled packages, and with the official XMeld 25.11a and
+    XPersonenstand 25.11 installed (they replace the bundled ones of the same
+    namespaces): both route alike, with the same routing configuration."""
     names = TopicNames(worker_settings.topic_prefix)
+    env: dict[str, str] = {}
+    if packages == "official":
+        schema_dir = request.getfixturevalue("official_schema_dir")
+        env["HUB_SCHEMA_DIR"] = str(schema_dir)
+        worker_settings = worker_settings.model_copy(update={"schema_dir": schema_dir})
     scenario = mixed_scenario(worker_settings, names)
-    worker = start_worker()
+    if packages == "official":
+        from hub.schemas import SchemaRegistry
+
+        origins = {
+            (p.standard, p.origin) for p in SchemaRegistry.from_settings(worker_settings).packages
+        }
+        assert {("XMeld", "installed"), ("XPersonenstand", "installed")} <= origins
+    worker = start_worker(**env)
     sent = produce(kafka_bootstrap, scenario.sends)
     out = drain(kafka_bootstrap, scenario.all_topics, until=dict(scenario.expected), timeout=120)
     assert worker.alive(), worker.log_text()[-3000:]
