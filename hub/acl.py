@@ -14,10 +14,13 @@ exactly one dot, so ``<id>.`` never starts another authority's groups.
 
 The hub's principal reads every inbound topic, writes every outbound topic, the
 external hand-over, audit, dead-letter and schema topics, uses its own consumer
-group and transactional ids (both named by ``HUB_CONSUMER_GROUP``) and owns the
-Faust-internal topics ``<group>-*``. The operators' principal reads audit and
-dead letters (``dlq list|show``) with groups ``<operators>.*``. Creating topics
-and ACLs is an administrator's job (a super user), not the hub's.
+group and transactional ids (both named by ``HUB_CONSUMER_GROUP``, the Faust app
+id, which carries no topic prefix) and owns the Faust-internal topics
+``<group>-*``. It may CREATE the contract topics it uses (Faust declares topics;
+on an existing topic that changes nothing) but never an authority's group.
+The operators' principal reads audit and dead letters (``dlq list|show``) with
+groups ``<operators>.*``. Creating topics and ACLs is an administrator's job (a
+super user), not the hub's.
 
 :func:`plan_acls` is pure; :func:`apply_acls` creates what is missing through a
 kafka-python admin client and can run any number of times. :func:`allowed`
@@ -129,10 +132,15 @@ def plan_acls(
             allow(hub, "TOPIC", out, "LITERAL", "WRITE", "DESCRIBE")
         allow(user, "GROUP", f"{settings.topic_prefix}{authority_id}.", "PREFIXED", "READ")
         allow(hub, "TOPIC", inbound, "LITERAL", "READ", "DESCRIBE")
+        # Faust may declare the topics it uses; on existing topics that is a no-op
+        for name in (inbound, *(topics.out_xml(authority_id), topics.out_avro(authority_id))):
+            allow(hub, "TOPIC", name, "LITERAL", "CREATE", "DESCRIBE_CONFIGS")
 
     for name in (topics.external, topics.audit, topics.deadletter, topics.schemas):
-        allow(hub, "TOPIC", name, "LITERAL", "WRITE", "READ", "DESCRIBE")
-    group = f"{settings.topic_prefix}{settings.consumer_group}"
+        allow(hub, "TOPIC", name, "LITERAL", "WRITE", "READ", "DESCRIBE", "CREATE",
+              "DESCRIBE_CONFIGS")
+    # the Faust app id: consumer group, transactional ids and internal topics
+    group = settings.consumer_group
     allow(hub, "GROUP", group, "PREFIXED", "READ", "DESCRIBE")
     # Faust's own topics (changelogs, repartitions) are "<app id>-..."
     allow(hub, "TOPIC", f"{group}-", "PREFIXED", "ALL")

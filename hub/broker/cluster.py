@@ -217,7 +217,7 @@ class LocalCluster:
                 while _alive(pid):
                     time.sleep(0.05)
             self.brokers[i].pid_file.unlink(missing_ok=True)
-            self.brokers[i].reap()
+            self.brokers[i].reap(pid)
 
     def __enter__(self) -> LocalCluster:
         self.start()

@@ -342,17 +342,19 @@ class EmbeddedBroker:
         self.pid_file.write_text(str(proc.pid))
         return proc.pid
 
-    def reap(self, timeout: float = 10.0) -> None:
-        """Collect the exit status of a broker this object started and has just ended.
+    def reap(self, pid: int | None = None, timeout: float = 10.0) -> None:
+        """Collect the exit status of our broker child ``pid`` (or ours) once it ended.
 
         A JVM's main thread shows as a zombie while its other threads still exit,
         so wait (bounded) instead of polling once.
         """
-        if self._process is None:
-            return
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self._process.wait(timeout)
-        if self._process.returncode is not None:
+        for proc in list(_DETACHED):
+            if proc is self._process or (pid is not None and proc.pid == pid):
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout)
+                if proc.returncode is not None:
+                    _DETACHED.remove(proc)
+        if self._process is not None and self._process.returncode is not None:
             self._process = None
 
     def stop(self, timeout: float = 30.0) -> bool:
@@ -368,11 +370,8 @@ class EmbeddedBroker:
             self._signal(pid, signal.SIGKILL)
             while _alive(pid):
                 time.sleep(0.1)
-        for proc in [p for p in _DETACHED if p.pid == pid]:
-            proc.poll()  # reap our own child
-            _DETACHED.remove(proc)
         self.pid_file.unlink(missing_ok=True)
-        self.reap()
+        self.reap(pid)
         return True
 
     def kill(self) -> None:
@@ -383,7 +382,7 @@ class EmbeddedBroker:
             while _alive(pid):
                 time.sleep(0.05)
             self.pid_file.unlink(missing_ok=True)
-            self.reap()
+            self.reap(pid)
 
     @staticmethod
     def _signal(pid: int, sig: signal.Signals) -> None:

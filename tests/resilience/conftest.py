@@ -1,7 +1,8 @@
 """Fixtures for resilience tests: a real local three-node Apache Kafka cluster.
 
-``three_broker_cluster`` starts three KRaft nodes once per session (about ten
-seconds on two cores) and stops them afterwards. Ports: ``XOEV_CLUSTER_BASE_PORT``
+``three_broker_cluster`` starts three KRaft nodes once for the tests of this
+folder (about ten seconds on two cores) and stops them after its last test, so
+three JVMs do not idle through the rest of the session. Ports: ``XOEV_CLUSTER_BASE_PORT``
 (six consecutive ports from there) if set, otherwise a free range found at start.
 Tests that kill a node must bring it back before they end (the cluster is shared).
 """
@@ -34,7 +35,7 @@ def _free_range(count: int) -> int:
     raise RuntimeError("no free port range for the test cluster")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def three_broker_cluster(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, LocalCluster]]:

@@ -48,6 +48,10 @@ class Acks:
             self.times.append(time.monotonic())
             self.partitions.append(meta.partition)
 
+    def failed(self, exc: BaseException) -> None:
+        with self.lock:
+            self.errors.append(type(exc).__name__)
+
     def longest_gap(self, start: float, end: float, partitions: set[int]) -> float:
         """The longest pause between acks of ``partitions`` around ``[start, end]``."""
         with self.lock:

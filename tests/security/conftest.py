@@ -28,7 +28,7 @@ from hub.broker.tls import make_local_pki
 from hub.settings import Settings
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def secured_broker(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[SecuredBroker]:
