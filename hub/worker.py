@@ -1,12 +1,13 @@
 """Run one worker process: topics, pipeline, Faust app, metrics and health endpoints.
 
-Besides the ingest agent the process runs three small tasks:
+Besides the ingest agent the process runs small tasks:
 
 * the loop heartbeat (``/healthz`` turns unhealthy when the loop is stuck),
 * the broker probe (a metadata request every few seconds),
-* the offset monitor: every few seconds it reads the group's committed offsets
-  and the inbound partitions' end offsets, for the lag metric and for
-  ``/readyz`` ("committed offsets advancing when there is input").
+* the assignment follower and the offset watcher: the group's committed offsets
+  and the assigned inbound partitions' end offsets, for the lag metric and for
+  ``/readyz`` ("committed offsets advancing when there is input"),
+* the adapters configured in the region file (HTTP inbound on the same port).
 
 ``/metrics``, ``/healthz`` and ``/readyz`` are served on HUB_WEB_HOST:HUB_WEB_PORT.
 """
@@ -17,11 +18,10 @@ import asyncio
 import contextlib
 import logging
 import sys
-from typing import Any
 
 import faust
 
-from hub.health import BrokerProbe, Health, client_config
+from hub.health import BrokerProbe, Health, OffsetWatcher
 from hub.logging import configure_logging
 from hub.metrics import HubMetrics
 from hub.settings import Settings
@@ -46,74 +46,16 @@ class HubWorker(faust.Worker):
         logging.getLogger("mode").setLevel(logging.WARNING)
 
 
-class OffsetMonitor:
-    """Feeds Health and the lag metric from the group's committed and end offsets."""
-
-    def __init__(
-        self,
-        app: faust.App,
-        settings: Settings,
-        health: Health,
-        inbound: set[str],
-        interval: float = 3.0,
-    ) -> None:
-        self.app = app
-        self.settings = settings
-        self.health = health
-        self.inbound = inbound
-        self.interval = interval
-
-    async def run(self) -> None:
-        from aiokafka import AIOKafkaConsumer
-        from aiokafka.admin import AIOKafkaAdminClient
-
-        config = client_config(self.settings)
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.settings.bootstrap, **config)
-        reader = AIOKafkaConsumer(
-            bootstrap_servers=self.settings.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            **config,
-        )
-        started = False
-        try:
-            while True:
-                try:
-                    if not started:
-                        await admin.start()
-                        await reader.start()
-                        started = True
-                    await self.check(admin, reader)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # broker away: the probe reports it; retry
-                    log.warning(
-                        "offset monitor failed",
-                        extra={"event": "offset_monitor_failed", "reason": type(exc).__name__},
-                    )
-                await asyncio.sleep(self.interval)
-        finally:
-            with contextlib.suppress(Exception):
-                await reader.stop()
-            with contextlib.suppress(Exception):
-                await admin.close()
-
-    async def check(self, admin: Any, reader: Any) -> None:
-        assigned = [tp for tp in self.app.consumer.assignment() if tp.topic in self.inbound]
-        self.health.set_assignment((tp.topic, tp.partition) for tp in assigned)
-        if not assigned:
-            return
-        from aiokafka import TopicPartition
-
-        tps = [TopicPartition(tp.topic, tp.partition) for tp in assigned]
-        committed = await admin.list_consumer_group_offsets(
-            self.settings.consumer_group, partitions=tps
-        )
-        for tp, meta in committed.items():
-            if meta is not None and meta.offset >= 0:
-                self.health.record_committed((tp.topic, tp.partition), meta.offset)
-        ends = await reader.end_offsets(tps)
-        self.health.record_end_offsets({(tp.topic, tp.partition): end for tp, end in ends.items()})
+async def follow_assignment(
+    app: faust.App, health: Health, inbound: set[str], interval: float = 2.0
+) -> None:
+    """Keep Health's assigned inbound partitions in step with the Faust consumer."""
+    while True:
+        with contextlib.suppress(Exception):  # no consumer yet during start-up
+            assigned = app.consumer.assignment()
+            health.set_assignment((tp.topic, tp.partition) for tp in assigned
+                                  if tp.topic in inbound)
+        await asyncio.sleep(interval)
 
 
 def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
@@ -160,13 +102,16 @@ def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
         probe = BrokerProbe.from_settings(settings, health)
         probe.start()
         heartbeat = asyncio.ensure_future(health.run_heartbeat())
-        monitor = asyncio.ensure_future(OffsetMonitor(app, settings, health, inbound).run())
+        watcher = OffsetWatcher.from_settings(settings, health)
+        watcher.start()
+        assignment = asyncio.ensure_future(follow_assignment(app, health, inbound))
         log.info("worker started", extra={"event": "worker_started", "port": settings.web_port})
         try:
             await asyncio.Event().wait()
         finally:
-            for task in (heartbeat, monitor):
+            for task in (heartbeat, assignment):
                 task.cancel()
+            await watcher.stop()
             await adapters.stop()
             await probe.stop()
             await runner.cleanup()
