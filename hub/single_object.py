@@ -1,8 +1,9 @@
-"""Avro single-object encoding: ``C3 01`` + 8-byte CRC-64-AVRO fingerprint + body.
+"""Single-object codec for a fixed schema (the audit record), on top of
+:mod:`hub.avro.encoding`: ``C3 01`` + 8-byte CRC-64-AVRO fingerprint + body.
 
-A consumer needs no schema registry: it reads the fingerprint (little endian),
-looks the schema up among the ``.avsc`` files (or the compacted ``xoev.schemas``
-topic) and decodes the body with that schema.
+A consumer needs no schema registry: it reads the fingerprint, finds the schema
+among the ``.avsc`` files (or on the compacted ``xoev.schemas`` topic) and
+decodes the body with it.
 """
 
 from __future__ import annotations
@@ -11,16 +12,8 @@ import io
 from typing import Any
 
 import fastavro
-from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-MAGIC = b"\xc3\x01"
-
-
-def schema_fingerprint(schema: Any) -> bytes:
-    """CRC-64-AVRO of the Parsing Canonical Form, 8 bytes little endian."""
-    canonical = to_parsing_canonical_form(fastavro.parse_schema(schema))
-    # fastavro returns the fingerprint's bytes in little-endian order, as hex
-    return bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
+from hub.avro.encoding import MAGIC, fingerprint_of, split_single_object
 
 
 class SingleObjectCodec:
@@ -29,7 +22,7 @@ class SingleObjectCodec:
     def __init__(self, schema: Any) -> None:
         self.schema = schema
         self.parsed = fastavro.parse_schema(schema)
-        self.fingerprint = schema_fingerprint(schema)
+        self.fingerprint = fingerprint_of(schema)
         self.header = MAGIC + self.fingerprint
 
     def encode(self, record: Any) -> bytes:
@@ -39,6 +32,7 @@ class SingleObjectCodec:
         return buffer.getvalue()
 
     def decode(self, data: bytes) -> Any:
-        if data[:10] != self.header:
-            raise ValueError("not a single-object encoding of this schema")
-        return fastavro.schemaless_reader(io.BytesIO(data[10:]), self.parsed, None)
+        fingerprint, body = split_single_object(data)
+        if fingerprint != self.fingerprint:
+            raise ValueError("single-object encoding of another schema")
+        return fastavro.schemaless_reader(io.BytesIO(body), self.parsed, None)
