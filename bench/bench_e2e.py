@@ -135,6 +135,22 @@ def throughput(stamps: list[float]) -> float:
     return (len(stamps) - len(stamps) // 10 - 1) / max(stamps[-1] - head, 1e-9)
 
 
+def fresh_target(settings, label: str) -> tuple[str, dict[str, str], TopicNames]:  # type: ignore[no-untyped-def]
+    """A topic prefix of its own (topics applied), the environment for its process."""
+    prefix = f"bench{uuid.uuid4().hex[:8]}.{label}."
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env.update(
+        HUB_BOOTSTRAP_SERVERS=settings.bootstrap,
+        HUB_TOPIC_PREFIX=prefix,
+        HUB_CONSUMER_GROUP=f"{prefix}g",
+        HUB_WEB_PORT="0",
+        HUB_LOG_LEVEL="WARNING",
+    )
+    bench_settings = load_settings(bootstrap_servers=settings.bootstrap, topic_prefix=prefix)
+    apply_topics(bench_settings, Region.load(settings.region_file))
+    return prefix, env, TopicNames(prefix)
+
+
 def run_component(
     label: str,
     cmd: list[str],
