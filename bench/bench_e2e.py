@@ -161,18 +161,7 @@ def run_component(
     logdir: Path,
     timeout: float,
 ) -> float:
-    prefix = f"bench{uuid.uuid4().hex[:8]}.{label}."
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update(
-        HUB_BOOTSTRAP_SERVERS=settings.bootstrap,
-        HUB_TOPIC_PREFIX=prefix,
-        HUB_CONSUMER_GROUP=f"{prefix}g",
-        HUB_WEB_PORT="0",
-        HUB_LOG_LEVEL="WARNING",
-    )
-    bench_settings = load_settings(bootstrap_servers=settings.bootstrap, topic_prefix=prefix)
-    apply_topics(bench_settings, Region.load(settings.region_file))
-    names = TopicNames(prefix)
+    prefix, env, names = fresh_target(settings, label)
     if not out_topic.startswith("xoev."):
         from kafka.admin import KafkaAdminClient, NewTopic
 
@@ -195,18 +184,7 @@ def run_component(
 
 
 def latency(settings, base, rate: float, seconds: float, logdir: Path) -> list[float]:  # type: ignore[no-untyped-def]
-    prefix = f"bench{uuid.uuid4().hex[:8]}.lat."
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
-    env.update(
-        HUB_BOOTSTRAP_SERVERS=settings.bootstrap,
-        HUB_TOPIC_PREFIX=prefix,
-        HUB_CONSUMER_GROUP=f"{prefix}g",
-        HUB_WEB_PORT="0",
-        HUB_LOG_LEVEL="WARNING",
-    )
-    bench_settings = load_settings(bootstrap_servers=settings.bootstrap, topic_prefix=prefix)
-    apply_topics(bench_settings, Region.load(settings.region_file))
-    names = TopicNames(prefix)
+    _prefix, env, names = fresh_target(settings, "lat")
     proc = start([sys.executable, "-m", "hub", "worker"], env, logdir / "latency.log")
     sent: dict[bytes, float] = {}
     received: list[float] = []
