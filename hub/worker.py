@@ -75,7 +75,7 @@ def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
         report = apply(settings, pipeline.region)
         print(f"xoev-hub worker: topics {report.summary()}", file=sys.stderr, flush=True)
     metrics = HubMetrics(REGISTRY)
-    metrics.set_build_info()
+    metrics.set_build_info(settings.kafka_version if settings.embedded else "unknown")
     health = Health()
     app, _flow = build_app(settings, pipeline, metrics)
     names = TopicNames(settings.topic_prefix)

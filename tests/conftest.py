@@ -53,7 +53,7 @@ def kafka_bootstrap(settings: Settings) -> Iterator[str]:
     broker.start(cluster_id_for(broker.node.directory))
     broker.wait_ready(120)
     yield broker.bootstrap
-    if started_here and not os.environ.get("HUB_KEEP_BROKER"):
+    if started_here and not os.environ.get("XOEV_KEEP_BROKER"):
         broker.stop()
 
 
