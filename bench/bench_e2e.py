@@ -247,6 +247,7 @@ def main() -> None:
     parser.add_argument("--naive-messages", type=int, default=600, help="backlog for baseline (a)")
     parser.add_argument("--rate", type=float, default=500.0, help="paced rate for latency")
     parser.add_argument("--seconds", type=float, default=10.0, help="paced run length")
+    parser.add_argument("--latency-only", action="store_true", help="skip the throughput runs")
     args = parser.parse_args()
     settings = load_settings()
     base = templates(settings)
@@ -254,34 +255,42 @@ def main() -> None:
     print(f"messages: XMeld 0201, mean {size / 1024:.1f} KiB; broker {settings.bootstrap}")
     logdir = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     py = sys.executable
-    hub = run_component(
-        "hub", [py, "-m", "hub", "worker"], "xoev.audit", args.messages, settings, base, logdir, 300
-    )
-    print(f"hub worker        {hub:9.0f} msgs/s  (one process, {args.messages} messages)")
-    naive = run_component(
-        "naive",
-        [py, "bench/baseline_naive_faust.py", "{prefix}", "{group}"],
-        "naive.out",
-        args.naive_messages,
-        settings,
-        base,
-        logdir,
-        300,
-    )
-    print(f"baseline (a)      {naive:9.0f} msgs/s  (Faust + xmlschema to_dict + JSON)")
-    ceiling = run_component(
-        "ceiling",
-        [py, "bench/baseline_ceiling.py", "{prefix}", "{group}"],
-        "ceiling.out",
-        args.messages,
-        settings,
-        base,
-        logdir,
-        300,
-    )
-    print(f"ceiling (b)       {ceiling:9.0f} msgs/s  (raw aiokafka consume→produce, no work)")
-    print(f"hub/baseline      {hub / naive if naive else float('nan'):9.1f}x")
-    print(f"hub/ceiling       {hub / ceiling if ceiling else float('nan'):9.2f}")
+    if not args.latency_only:
+        hub = run_component(
+            "hub",
+            [py, "-m", "hub", "worker"],
+            "xoev.audit",
+            args.messages,
+            settings,
+            base,
+            logdir,
+            300,
+        )
+        print(f"hub worker        {hub:9.0f} msgs/s  (one process, {args.messages} messages)")
+        naive = run_component(
+            "naive",
+            [py, "bench/baseline_naive_faust.py", "{prefix}", "{group}"],
+            "naive.out",
+            args.naive_messages,
+            settings,
+            base,
+            logdir,
+            300,
+        )
+        print(f"baseline (a)      {naive:9.0f} msgs/s  (Faust + xmlschema to_dict + JSON)")
+        ceiling = run_component(
+            "ceiling",
+            [py, "bench/baseline_ceiling.py", "{prefix}", "{group}"],
+            "ceiling.out",
+            args.messages,
+            settings,
+            base,
+            logdir,
+            300,
+        )
+        print(f"ceiling (b)       {ceiling:9.0f} msgs/s  (raw aiokafka consume→produce, no work)")
+        print(f"hub/baseline      {hub / naive if naive else float('nan'):9.1f}x")
+        print(f"hub/ceiling       {hub / ceiling if ceiling else float('nan'):9.2f}")
     lat = latency(settings, base, args.rate, args.seconds, logdir)
     print(
         f"latency at {args.rate:.0f} msgs/s over {args.seconds:.0f}s: {len(lat)} delivered, "
