@@ -27,7 +27,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from lxml import etree
 from xmlschema import XMLResource
@@ -36,6 +36,8 @@ from xmlschema.validators.validation import ValidationContext
 
 from hub._regex_sample import compile_sampler, sample
 from hub.errors import HubError
+from hub.schemas.protocols import MessageLike as MessageTypeLike
+from hub.schemas.protocols import PackageLike
 
 __all__ = [
     "DEFAULT_KEYS",
@@ -56,29 +58,6 @@ class SampleError(HubError):
     """No valid sample can be produced (unknown message, unsatisfiable type)."""
 
 
-class MessageTypeLike(Protocol):
-    """What the generator needs of ``hub.schemas.MessageType``."""
-
-    @property
-    def namespace(self) -> str: ...
-    @property
-    def root(self) -> str: ...
-    @property
-    def code(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-
-
-class PackageLike(Protocol):
-    """What the generator needs of ``hub.schemas.SchemaPackage``."""
-
-    @property
-    def standard(self) -> str: ...
-    @property
-    def version(self) -> str: ...
-    @property
-    def messages(self) -> Mapping[str, Any]: ...
-    def xmlschema_schema(self) -> Any: ...
 
 
 #: default (author, reader) DVDV keys by standard when the caller gives none.

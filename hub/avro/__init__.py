@@ -12,7 +12,6 @@ from hub.avro.canonical import canonical_xml
 from hub.avro.catalog import (
     EventCatalog,
     OfficialSet,
-    PackageLike,
     avsc_path,
     compile_plans,
     package_schemas,
@@ -31,6 +30,7 @@ from hub.avro.model import DerivationError
 from hub.avro.naming import avro_name, avro_namespace
 from hub.avro.plan import ConversionPlan, Envelope
 from hub.avro.publish import publish_schemas
+from hub.schemas.protocols import PackageLike
 
 __all__ = [
     "ENVELOPE_NAME",

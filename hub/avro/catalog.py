@@ -22,27 +22,7 @@ from hub.avro.encoding import split_single_object
 from hub.avro.naming import avro_namespace
 from hub.avro.plan import ConversionPlan
 from hub.errors import ConfigError, ConversionError
-
-
-class MessageLike(Protocol):
-    @property
-    def namespace(self) -> str: ...
-    @property
-    def root(self) -> str: ...
-    @property
-    def code(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-
-
-class PackageLike(Protocol):
-    @property
-    def standard(self) -> str: ...
-    @property
-    def version(self) -> str: ...
-    @property
-    def messages(self) -> Mapping[str, Any]: ...
-    def xmlschema_schema(self) -> Any: ...
+from hub.schemas.protocols import PackageLike
 
 
 class RegistryLike(Protocol):

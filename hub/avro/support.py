@@ -16,9 +16,10 @@ from typing import Any
 
 from lxml import etree
 
-from hub.avro.catalog import EventCatalog, OfficialSet, PackageLike, qname
+from hub.avro.catalog import EventCatalog, OfficialSet, qname
 from hub.avro.plan import Envelope
 from hub.errors import ConversionError, MessageError, ParseError, UnknownMessageError
+from hub.schemas.protocols import PackageLike
 
 
 class _Packages:
