@@ -13,9 +13,12 @@ For each event on ``xoev.in.<authority>``:
 
 Any failure sends the original bytes to ``xoev.deadletter`` with stage, code,
 detail and the source coordinates; no message ever stops the agent. Outputs are
-sent as Faust *attachments* of the source offset: they are published and
-acknowledged before that offset is committed (at-least-once, idempotent by
-key = nachrichtenUUID).
+published at once (``force=True``); before every offset commit Faust flushes the
+producer, i.e. waits until all of them are acknowledged (``acks=all``), so an
+offset is committed only after its outputs are written (at-least-once,
+idempotent by key = nachrichtenUUID). Faust *attachments* (publish at commit
+time) were tried first: the outputs of the last message on a partition then
+waited for the next message to arrive there.
 """
 
 from __future__ import annotations
@@ -207,14 +210,14 @@ class IngestFlow:
         partition = message.partition if message.partition < self.partitions else None
         for recipient in accepted.route.recipients:
             await self.out_xml[recipient].send(
-                key=key, value=inspected.raw, headers=base, partition=partition
+                key=key, value=inspected.raw, headers=base, partition=partition, force=True
             )
             await self.out_avro[recipient].send(
-                key=key, value=accepted.event, headers=base, partition=partition
+                key=key, value=accepted.event, headers=base, partition=partition, force=True
             )
         if accepted.route.external:
             await self.external.send(
-                key=key, value=inspected.raw, headers=base, partition=partition
+                key=key, value=inspected.raw, headers=base, partition=partition, force=True
             )
         record = {
             "message_id": header.message_id,
@@ -235,7 +238,7 @@ class IngestFlow:
             "source_offset": message.offset,
             "trace_id": trace.trace_id,
         }
-        await self.audit.send(key=key, value=AUDIT_CODEC.encode(record), headers=base)
+        await self.audit.send(key=key, value=AUDIT_CODEC.encode(record), headers=base, force=True)
 
     async def dead_letter(self, event: EventT[Any], exc: BaseException) -> None:
         message = event.message
@@ -254,7 +257,7 @@ class IngestFlow:
         if H_TRACEPARENT in original:
             headers.append((H_TRACEPARENT, original[H_TRACEPARENT]))
         key = f"{message.topic}:{message.partition}:{message.offset}".encode()
-        await self.deadletter.send(key=key, value=raw, headers=headers)
+        await self.deadletter.send(key=key, value=raw, headers=headers, force=True)
         self.metrics.observe_deadletter(source=source, stage=stage, code=code)
         # the detail may quote message content: it goes to the dead-letter headers only
         log.info(
