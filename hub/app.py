@@ -3,8 +3,8 @@
 The app has one agent, ``ingest`` (see :mod:`hub.streams.ingest`), subscribed to
 every authority's inbound topic, and one changelog-backed table, ``dedupe``.
 Delivery is at-least-once with idempotent effects: outputs are keyed by
-nachrichtenUUID and published at once; Faust flushes the producer (``acks=all``)
-before every offset commit (docs/decisions/0004).
+nachrichtenUUID and attached to the source offset, which Faust commits only after
+they are acknowledged (``acks=all``).
 """
 
 from __future__ import annotations

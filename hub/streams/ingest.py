@@ -13,12 +13,9 @@ For each event on ``xoev.in.<authority>``:
 
 Any failure sends the original bytes to ``xoev.deadletter`` with stage, code,
 detail and the source coordinates; no message ever stops the agent. Outputs are
-published at once (``force=True``); before every offset commit Faust flushes the
-producer, i.e. waits until all of them are acknowledged (``acks=all``), so an
-offset is committed only after its outputs are written (at-least-once,
-idempotent by key = nachrichtenUUID). Faust *attachments* (publish at commit
-time) were tried first: the outputs of the last message on a partition then
-waited for the next message to arrive there.
+sent as Faust *attachments* of the source offset: they are published and
+acknowledged before that offset is committed (at-least-once, idempotent by
+key = nachrichtenUUID).
 """
 
 from __future__ import annotations
@@ -210,14 +207,14 @@ class IngestFlow:
         partition = message.partition if message.partition < self.partitions else None
         for recipient in accepted.route.recipients:
             await self.out_xml[recipient].send(
-                key=key, value=inspected.raw, headers=base, partition=partition, force=True
+                key=key, value=inspected.raw, headers=base, partition=partition
             )
             await self.out_avro[recipient].send(
-                key=key, value=accepted.event, headers=base, partition=partition, force=True
+                key=key, value=accepted.event, headers=base, partition=partition
             )
         if accepted.route.external:
             await self.external.send(
-                key=key, value=inspected.raw, headers=base, partition=partition, force=True
+                key=key, value=inspected.raw, headers=base, partition=partition
             )
         record = {
             "message_id": header.message_id,
@@ -238,7 +235,7 @@ class IngestFlow:
             "source_offset": message.offset,
             "trace_id": trace.trace_id,
         }
-        await self.audit.send(key=key, value=AUDIT_CODEC.encode(record), headers=base, force=True)
+        await self.audit.send(key=key, value=AUDIT_CODEC.encode(record), headers=base)
 
     async def dead_letter(self, event: EventT[Any], exc: BaseException) -> None:
         message = event.message
@@ -257,7 +254,7 @@ class IngestFlow:
         if H_TRACEPARENT in original:
             headers.append((H_TRACEPARENT, original[H_TRACEPARENT]))
         key = f"{message.topic}:{message.partition}:{message.offset}".encode()
-        await self.deadletter.send(key=key, value=raw, headers=headers, force=True)
+        await self.deadletter.send(key=key, value=raw, headers=headers)
         self.metrics.observe_deadletter(source=source, stage=stage, code=code)
         # the detail may quote message content: it goes to the dead-letter headers only
         log.info(
