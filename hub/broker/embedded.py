@@ -82,6 +82,22 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def free_port_range(count: int, low: int = 20000, high: int = 29000) -> int:
+    """A base port with ``count`` consecutive loopback ports nobody listens on now."""
+    import random
+
+    for _ in range(200):
+        base = random.randrange(low, high, 10)
+        try:
+            for port in range(base, base + count):
+                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                    sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise ConfigError(f"no {count} free consecutive ports between {low} and {high}")
+
+
 def wait_ready(bootstrap: str, timeout: float = 60.0, **client_config: object) -> bool:
     """Wait until a metadata request to ``bootstrap`` succeeds (not just an open port)."""
     from kafka import KafkaAdminClient

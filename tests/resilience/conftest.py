@@ -10,29 +10,13 @@ Tests that kill a node must bring it back before they end (the cluster is shared
 from __future__ import annotations
 
 import os
-import random
-import socket
 from collections.abc import Iterator
 
 import pytest
 
 from hub.broker.cluster import LocalCluster
-from hub.broker.embedded import fetch_jars, print_progress
+from hub.broker.embedded import fetch_jars, free_port_range, print_progress
 from hub.settings import Settings
-
-
-def _free_range(count: int) -> int:
-    """A base port with ``count`` consecutive ports that nobody listens on now."""
-    for _ in range(200):
-        base = random.randrange(20000, 29000, 10)
-        try:
-            for port in range(base, base + count):
-                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port range for the test cluster")
 
 
 @pytest.fixture(scope="package")
@@ -41,7 +25,7 @@ def three_broker_cluster(
 ) -> Iterator[tuple[str, LocalCluster]]:
     """``(bootstrap, cluster)`` of a running three-node cluster (RF 3, min ISR 2)."""
     lib = fetch_jars(settings.kafka_version, settings.kafka_cache_dir, print_progress)
-    base = int(os.environ.get("XOEV_CLUSTER_BASE_PORT") or _free_range(6))
+    base = int(os.environ.get("XOEV_CLUSTER_BASE_PORT") or free_port_range(6))
     cluster = LocalCluster(
         3,
         base_port=base,

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from security_fixtures import ADMIN, SecuredBroker, free_port_range
+from security_fixtures import ADMIN, SecuredBroker
 
 from hub.broker.embedded import (
     BrokerNode,
@@ -22,6 +22,7 @@ from hub.broker.embedded import (
     ListenerSecurity,
     cluster_id_for,
     fetch_jars,
+    free_port_range,
     print_progress,
 )
 from hub.broker.tls import make_local_pki

@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import random
-import socket
 from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from hub.broker.embedded import EmbeddedBroker
+from hub.broker.embedded import (
+    EmbeddedBroker,
+)
 from hub.broker.tls import LocalPki
 from hub.settings import Settings
 
 ADMIN = "admin"
-
-
-def free_port_range(count: int) -> int:
-    for _ in range(200):
-        base = random.randrange(20000, 29000, 10)
-        try:
-            for port in range(base, base + count):
-                with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                    sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port range for the secured broker")
 
 
 @dataclass(frozen=True)
