@@ -3,6 +3,9 @@
 * ``HUB_BOOTSTRAP_SERVERS`` set: that cluster is used as it is;
 * otherwise the embedded broker of the settings (``HUB_KAFKA_PORT``, default
   9092) is used if it is running, or started for the session and stopped after.
+  The topics a session creates on the embedded broker are deleted at its end
+  (``XOEV_KEEP_TOPICS=1`` keeps them): a broker that kept every run's thousands
+  of partitions would need minutes of log recovery at its next start.
 """
 
 from __future__ import annotations
@@ -52,9 +55,42 @@ def kafka_bootstrap(settings: Settings) -> Iterator[str]:
     started_here = not broker.running()
     broker.start(cluster_id_for(broker.node.directory))
     broker.wait_ready(120)
+    before = _topics(broker.bootstrap)
     yield broker.bootstrap
+    if not os.environ.get("XOEV_KEEP_TOPICS") and broker.running():
+        _delete_topics(broker.bootstrap, _topics(broker.bootstrap) - before)
     if started_here and not os.environ.get("XOEV_KEEP_BROKER"):
         broker.stop()
+
+
+def _topics(bootstrap: str) -> set[str]:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=30000)
+    try:
+        return {t for t in admin.list_topics() if not t.startswith("__")}
+    finally:
+        admin.close()
+
+
+def _delete_topics(bootstrap: str, topics: set[str]) -> None:
+    """Delete the session's topics (in batches; a failure is reported, never fatal)."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    if not topics:
+        return
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=60000)
+    names = sorted(topics)
+    try:
+        for start in range(0, len(names), 200):
+            try:
+                admin.delete_topics(names[start : start + 200], timeout_ms=60000)
+            except KafkaError as exc:
+                print(f"deleting test topics: {type(exc).__name__}: {exc}")
+    finally:
+        admin.close()
+    print(f"deleted the {len(names)} topics this test session created")
 
 
 @pytest.fixture

@@ -98,27 +98,32 @@ def free_port_range(count: int, low: int = 20000, high: int = 29000) -> int:
     raise ConfigError(f"no {count} free consecutive ports between {low} and {high}")
 
 
-def wait_ready(bootstrap: str, timeout: float = 60.0, **client_config: object) -> bool:
-    """Wait until a metadata request to ``bootstrap`` succeeds (not just an open port)."""
+def probe(bootstrap: str, **client_config: object) -> str | None:
+    """One metadata request to ``bootstrap``: None when it lists a broker, else why not."""
     from kafka import KafkaAdminClient
     from kafka.errors import KafkaError
 
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=3000,
+            **client_config,
+        )
+        try:
+            cluster = admin.describe_cluster()
+        finally:
+            admin.close()
+    except (KafkaError, OSError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"[:300]
+    return None if cluster.get("brokers") else "the metadata response lists no broker"
+
+
+def wait_ready(bootstrap: str, timeout: float = 60.0, **client_config: object) -> bool:
+    """Wait until a metadata request to ``bootstrap`` succeeds (not just an open port)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            admin = KafkaAdminClient(
-                bootstrap_servers=bootstrap,
-                request_timeout_ms=3000,
-                **client_config,
-            )
-            try:
-                cluster = admin.describe_cluster()
-                if cluster.get("brokers"):
-                    return True
-            finally:
-                admin.close()
-        except (KafkaError, OSError, ValueError):
-            pass
+        if probe(bootstrap, **client_config) is None:
+            return True
         time.sleep(0.3)
     return False
 
@@ -407,21 +412,47 @@ class EmbeddedBroker:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
+    def wait_ready(
+        self, timeout: float = 60.0, progress: Progress = _quiet, every: float = 15.0
+    ) -> None:
+        """Wait until the node answers a metadata request; on failure say why, with log lines.
+
+        Every ``every`` seconds ``progress`` hears the broker's newest log line: a data
+        folder holding thousands of partitions takes minutes of log recovery.
+        """
+        begun = time.monotonic()
+        deadline = begun + timeout
+        next_report = begun + every
+        probe_address = self.node.probe_bootstrap
+        probe_port = int(probe_address.rsplit(":", 1)[1])
+        last = "nothing listens yet"
         while time.monotonic() < deadline:
             if not self.running():
                 raise TransientError(
                     f"the Kafka broker exited during start; see {self.log_file}: "
                     + _last_error(self.node.directory / "logs")
+                    + _log_tail(self.node.directory / "logs")
                 )
-            probe = self.node.probe_bootstrap
-            probe_port = int(probe.rsplit(":", 1)[1])
-            if port_open("127.0.0.1", probe_port) and wait_ready(probe, timeout=2):
-                return
+            if port_open("127.0.0.1", probe_port):
+                answer = probe(probe_address)
+                if answer is None:
+                    return
+                last = answer
+            else:
+                last = f"nothing listens on 127.0.0.1:{probe_port} yet"
+            if time.monotonic() >= next_report:
+                next_report += every
+                progress(
+                    f"still starting after {time.monotonic() - begun:.0f}s; "
+                    f"its log says: {_last_line(self.log_file)[:200]}"
+                )
             time.sleep(0.3)
+        started = _log_says_started(self.log_file)
         raise TransientError(
-            f"the Kafka broker was not ready after {timeout:.0f}s; see {self.log_file}"
+            f"the Kafka broker was not ready after {timeout:.0f}s; "
+            f"its log {'says' if started else 'does not say'} 'Kafka Server started'; "
+            f"last probe of {probe_address}: {last}; see {self.log_file}"
+            + _log_tail(self.node.directory / "logs")
         )
 
 
@@ -452,6 +483,37 @@ def _last_error(logs: Path) -> str:
             if lines:
                 return lines[-1][-300:]
     return "no error line in the logs"
+
+
+def _log_says_started(log_file: Path) -> bool:
+    try:
+        return "Kafka Server started" in log_file.read_text(errors="replace")
+    except OSError:
+        return False
+
+
+def _last_line(log_file: Path) -> str:
+    try:
+        with log_file.open("rb") as handle:
+            handle.seek(max(0, log_file.stat().st_size - 4096))
+            lines = handle.read().decode(errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log yet)"
+    return lines[-1] if lines else "(no log yet)"
+
+
+def _log_tail(logs: Path, lines: int = 25) -> str:
+    """The last lines of the broker's logs, for an error message an operator can act on."""
+    parts = []
+    for name in ("stdout.log", "server.log"):
+        path = logs / name
+        try:
+            text = path.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            continue
+        if text:
+            parts.append(f"\n--- last {len(text)} lines of {path} ---\n" + "\n".join(text))
+    return "".join(parts)
 
 
 def cluster_id_for(directory: Path) -> str:

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         pid = broker.start(_cluster_id(settings.broker_dir))
         if not already:
             print_progress(f"starting Kafka {settings.kafka_version} (pid {pid}) ...")
-        broker.wait_ready(args.timeout)
+        broker.wait_ready(args.timeout, progress=print_progress)
         verb = "already running" if already else f"ready in {time.monotonic() - started:.1f}s"
         print(f"kafka {verb} at {broker.bootstrap} (pid {pid}, data {broker.node.directory})")
         return 0
