@@ -3,8 +3,9 @@
 The app has one agent, ``ingest`` (see :mod:`hub.streams.ingest`), subscribed to
 every authority's inbound topic, and one changelog-backed table, ``dedupe``.
 Delivery is at-least-once with idempotent effects: outputs are keyed by
-nachrichtenUUID and attached to the source offset, which Faust commits only after
-they are acknowledged (``acks=all``).
+nachrichtenUUID, and an inbound event is acked — its offset made committable —
+only once the broker acknowledged all its outputs (``acks=all``; see
+:mod:`hub.streams.ingest`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import faust
 
+from hub.kafka_client import max_request_bytes
 from hub.metrics import HubMetrics
 from hub.pipeline import Pipeline
 from hub.region import Region
@@ -68,7 +70,11 @@ def build_app(
         processing_guarantee="at_least_once",
         producer_acks=-1,
         producer_linger_ms=5,
-        producer_max_batch_size=256 * 1024,
+        # A batch must fit the contract topics' max.message.bytes (the message limit
+        # plus overhead, see hub.kafka_client): a larger batch is refused whole
+        # (MessageSizeTooLarge) with every record in it, when the limit is < 256 KiB.
+        producer_max_batch_size=min(256 * 1024, max_request_bytes(settings)),
+        producer_max_request_size=max_request_bytes(settings),
         broker_commit_every=1000,
         broker_commit_interval=settings.commit_interval_ms / 1000,
         stream_buffer_maxsize=4096,

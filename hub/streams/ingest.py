@@ -12,17 +12,28 @@ For each event on ``xoev.in.<authority>``:
    outside the region), one audit record to ``xoev.audit``; mark the id as seen.
 
 Any failure sends the original bytes to ``xoev.deadletter`` with stage, code,
-detail and the source coordinates; no message ever stops the agent. Outputs are
-sent as Faust *attachments* of the source offset: they are published and
-acknowledged before that offset is committed (at-least-once, idempotent by
-key = nachrichtenUUID).
+detail and the source coordinates; no message ever stops the agent.
+
+Delivery guarantee (at-least-once, idempotent by key = nachrichtenUUID): the
+outputs go straight to the app's producer (batched by aiokafka, no Faust
+per-send bookkeeping) and the stream does not ack an event itself — the event is
+acked when the broker has acknowledged every output of it (``acks=all``). Faust
+commits only acked offsets, contiguously, so a committed offset never covers an
+undelivered message. An output the producer could not deliver stops the worker
+(the event stays unacked, so the next worker delivers it again).
+
+The dedupe table remembers where it first saw an id (topic:partition:offset). The
+same record seen again — processed, but its offset not committed before a crash
+or a rebalance — is delivered again, not counted as a duplicate: its outputs may
+have been lost with the crash even though the table's changelog write survived.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from time import perf_counter
 from typing import Any
@@ -54,6 +65,7 @@ from hub.topics import (
 log = logging.getLogger("hub.ingest")
 
 Headers = list[tuple[str, bytes]]
+Pending = list[Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -100,13 +112,15 @@ class IngestFlow:
         self.names = names
         self.metrics = metrics
         self.partitions: int = app.conf.topic_partitions
+        self.tasks: set[asyncio.Future[Any]] = set()  # acks and crash reports in flight
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         self.inbound = app.topic(*[names.inbound(a) for a in authority_ids], **raw)
-        self.out_xml = {a: app.topic(names.out_xml(a), **raw) for a in authority_ids}
-        self.out_avro = {a: app.topic(names.out_avro(a), **raw) for a in authority_ids}
-        self.external = app.topic(names.external, **raw)
-        self.deadletter = app.topic(names.deadletter, **raw)
-        self.audit = app.topic(names.audit, **raw)
+        # outputs go to the producer directly (see ``send``): topic names suffice
+        self.out_xml = {a: names.out_xml(a) for a in authority_ids}
+        self.out_avro = {a: names.out_avro(a) for a in authority_ids}
+        self.external = names.external
+        self.deadletter = names.deadletter
+        self.audit = names.audit
         self.seen = app.Table(
             "dedupe",
             default=None,
@@ -117,9 +131,11 @@ class IngestFlow:
         )
 
     async def run(self, stream: StreamT[Any]) -> AsyncIterator[None]:
-        async for event in stream.events():
+        # events are acked once their outputs are acknowledged (StreamT lacks noack)
+        manual: StreamT[Any] = stream.noack()  # type: ignore[attr-defined]
+        async for event in manual.events():
             try:
-                await self.handle(event)
+                pending = await self.handle(event)
             except Exception as exc:  # the agent must survive anything
                 # the exception text may quote message content: log its type only
                 log.error(
@@ -127,10 +143,44 @@ class IngestFlow:
                     type(exc).__name__,
                     extra={"code": "INTERNAL_ERROR"},
                 )
-                await self.dead_letter(event, exc)
+                pending = await self.dead_letter(event, exc)
+            self.ack_when_sent(manual, event, pending)
             yield None
 
-    async def handle(self, event: EventT[Any]) -> None:
+    def ack_when_sent(self, stream: StreamT[Any], event: EventT[Any], pending: Pending) -> None:
+        """Ack ``event`` (make its offset committable) once all its outputs are acknowledged."""
+        if not pending:
+            self.spawn(stream.ack(event))
+            return
+        sent = asyncio.gather(*pending)
+
+        def settle(done: asyncio.Future[Any]) -> None:
+            if done.cancelled() or done.exception() is not None:
+                reason = "cancelled" if done.cancelled() else type(done.exception()).__name__
+                message = event.message
+                log.error(
+                    "an output was not acknowledged (%s); stopping, the message stays unacked",
+                    reason,
+                    extra={
+                        "code": "DELIVERY_FAILED",
+                        "offset": f"{message.topic}:{message.partition}:{message.offset}",
+                    },
+                )
+                failure = RuntimeError(f"an output was not acknowledged: {reason}")
+                self.spawn(self.app.crash(failure))
+                return
+            self.spawn(stream.ack(event))
+
+        sent.add_done_callback(settle)
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run ``work`` as a task that is referenced until it ends."""
+        task = asyncio.ensure_future(work)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def handle(self, event: EventT[Any]) -> Pending:
+        """Process one inbound event; return the producer futures of its outputs."""
         message = event.message
         raw: bytes = event.value if isinstance(event.value, bytes) else b""
         source = self.names.authority_of_inbound(message.topic) or "unknown"
@@ -143,24 +193,25 @@ class IngestFlow:
         try:
             inspected = self.pipeline.inspect(raw, source)
         except MessageError as exc:
-            await self.dead_letter(event, exc)
-            return
+            return await self.dead_letter(event, exc)
         message_id = inspected.header.message_id
-        if self.seen.get(message_id.encode()) is not None:
+        here = f"{message.topic}:{message.partition}:{message.offset}"
+        first_seen = self.seen.get(message_id.encode())
+        if first_seen is not None and first_seen.split(b"|", 1)[0] != here.encode():
             self.metrics.observe_duplicate(source)
             log.info(
                 "duplicate",
                 extra={"event": "duplicate", "message_id": message_id, "source": source},
             )
-            return
+            return []
         try:
             accepted = self.pipeline.finish(inspected, trace_id=trace.trace_id)
         except MessageError as exc:
-            await self.dead_letter(event, exc)
-            return
+            return await self.dead_letter(event, exc)
         delivering = perf_counter()
-        await self.deliver(event, accepted, trace)
-        self.seen[message_id.encode()] = accepted.received.encode()
+        pending = await self.deliver(event, accepted, trace)
+        if first_seen is None:
+            self.seen[message_id.encode()] = f"{here}|{accepted.received}".encode()
         done = perf_counter()
         for stage, seconds in inspected.timings.items():
             self.metrics.observe_stage(stage, seconds)
@@ -177,7 +228,7 @@ class IngestFlow:
             created=inspected.header.created,
         )
         log.info(
-            "delivered",
+            "redelivered" if first_seen is not None else "delivered",
             extra={
                 "event": "delivered",
                 "message_id": message_id,
@@ -186,8 +237,15 @@ class IngestFlow:
                 "code": inspected.message.code,
             },
         )
+        return pending
 
-    async def deliver(self, event: EventT[Any], accepted: Accepted, trace: Trace) -> None:
+    async def send(
+        self, topic: str, key: bytes, value: bytes, headers: Headers, partition: int | None = None
+    ) -> Awaitable[Any]:
+        """Hand one record to the app's producer; the returned future resolves on the ack."""
+        return await self.app.producer.send(topic, key, value, partition, None, headers)
+
+    async def deliver(self, event: EventT[Any], accepted: Accepted, trace: Trace) -> Pending:
         inspected = accepted.inspected
         header = inspected.header
         key = header.message_id.encode()
@@ -205,17 +263,16 @@ class IngestFlow:
         # have the same partition count (topics apply); otherwise the key decides.
         message = event.message
         partition = message.partition if message.partition < self.partitions else None
+        pending: Pending = []
         for recipient in accepted.route.recipients:
-            await self.out_xml[recipient].send(
-                key=key, value=inspected.raw, headers=base, partition=partition
+            pending.append(
+                await self.send(self.out_xml[recipient], key, inspected.raw, base, partition)
             )
-            await self.out_avro[recipient].send(
-                key=key, value=accepted.event, headers=base, partition=partition
+            pending.append(
+                await self.send(self.out_avro[recipient], key, accepted.event, base, partition)
             )
         if accepted.route.external:
-            await self.external.send(
-                key=key, value=inspected.raw, headers=base, partition=partition
-            )
+            pending.append(await self.send(self.external, key, inspected.raw, base, partition))
         record = {
             "message_id": header.message_id,
             "standard": inspected.package.standard,
@@ -235,9 +292,10 @@ class IngestFlow:
             "source_offset": message.offset,
             "trace_id": trace.trace_id,
         }
-        await self.audit.send(key=key, value=AUDIT_CODEC.encode(record), headers=base)
+        pending.append(await self.send(self.audit, key, AUDIT_CODEC.encode(record), base))
+        return pending
 
-    async def dead_letter(self, event: EventT[Any], exc: BaseException) -> None:
+    async def dead_letter(self, event: EventT[Any], exc: BaseException) -> Pending:
         message = event.message
         stage, code, detail = classify(exc)
         raw = event.value if isinstance(event.value, bytes) else b""
@@ -254,7 +312,7 @@ class IngestFlow:
         if H_TRACEPARENT in original:
             headers.append((H_TRACEPARENT, original[H_TRACEPARENT]))
         key = f"{message.topic}:{message.partition}:{message.offset}".encode()
-        await self.deadletter.send(key=key, value=raw, headers=headers)
+        pending = [await self.send(self.deadletter, key, raw, headers)]
         self.metrics.observe_deadletter(source=source, stage=stage, code=code)
         # the detail may quote message content: it goes to the dead-letter headers only
         log.info(
@@ -267,3 +325,4 @@ class IngestFlow:
                 "offset": f"{message.topic}:{message.partition}:{message.offset}",
             },
         )
+        return pending
