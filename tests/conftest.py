@@ -3,9 +3,10 @@
 * ``HUB_BOOTSTRAP_SERVERS`` set: that cluster is used as it is;
 * otherwise the embedded broker of the settings (``HUB_KAFKA_PORT``, default
   9092) is used if it is running, or started for the session and stopped after.
-  The topics a session creates on the embedded broker are deleted at its end
-  (``XOEV_KEEP_TOPICS=1`` keeps them): a broker that kept every run's thousands
-  of partitions would need minutes of log recovery at its next start.
+  The topics a session creates under its ``topic_prefix`` names are deleted at
+  its end (``XOEV_KEEP_TOPICS=1`` keeps them): a broker that kept every run's
+  thousands of partitions would need minutes of log recovery at its next start.
+  Another session's topics on the same broker are left alone.
 """
 
 from __future__ import annotations
@@ -55,10 +56,10 @@ def kafka_bootstrap(settings: Settings) -> Iterator[str]:
     started_here = not broker.running()
     broker.start(cluster_id_for(broker.node.directory))
     broker.wait_ready(120)
-    before = _topics(broker.bootstrap)
     yield broker.bootstrap
     if not os.environ.get("XOEV_KEEP_TOPICS") and broker.running():
-        _delete_topics(broker.bootstrap, _topics(broker.bootstrap) - before)
+        mine = {t for t in _topics(broker.bootstrap) if t.startswith(SESSION)}
+        _delete_topics(broker.bootstrap, mine)
     if started_here and not os.environ.get("XOEV_KEEP_BROKER"):
         broker.stop()
 
@@ -93,7 +94,11 @@ def _delete_topics(bootstrap: str, topics: set[str]) -> None:
     print(f"deleted the {len(names)} topics this test session created")
 
 
+#: Every topic_prefix of this session starts with it (the end-of-session cleanup's mark).
+SESSION = f"t{uuid.uuid4().hex[:4]}"
+
+
 @pytest.fixture
 def topic_prefix() -> str:
     """A unique topic prefix so that tests sharing one broker never see each other."""
-    return f"t{uuid.uuid4().hex[:10]}."
+    return f"{SESSION}{uuid.uuid4().hex[:8]}."

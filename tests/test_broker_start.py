@@ -21,10 +21,7 @@ from hub.settings import Settings
 @pytest.fixture
 def fresh_broker(settings: Settings, tmp_path: Path) -> Iterator[EmbeddedBroker]:
     base = free_port_range(2)
-    node = BrokerNode(
-        node_id=1, port=base, controller_port=base + 1, directory=tmp_path / "kafka",
-        heap="256m",
-    )
+    node = BrokerNode(node_id=1, port=base, controller_port=base + 1, directory=tmp_path / "kafka")
     broker = EmbeddedBroker(node, fetch_jars(settings.kafka_version, settings.kafka_cache_dir))
     yield broker
     broker.stop()

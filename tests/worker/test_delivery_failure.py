@@ -1,0 +1,84 @@
+"""An output the broker refuses stops the worker and leaves the message uncommitted.
+
+The worker acks an inbound event only when the broker acknowledged all of its
+outputs. Here the broker refuses one output for real: the recipient's XML topic
+gets a ``max.message.bytes`` smaller than the message. The worker must stop with
+``DELIVERY_FAILED`` without committing the message's offset; once the topic is
+repaired (a restarted worker applies the contract topics again), the message is
+delivered — nothing lost.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from kafka import KafkaAdminClient
+from kafka.admin import ConfigResource, ConfigResourceType
+
+from hub.settings import Settings
+from hub.topics import TopicNames
+
+from .harness import drain, produce
+from .test_resilience import fresh_copies, templates
+
+pytestmark = pytest.mark.kafka
+
+
+def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        offsets = admin.list_group_offsets({group: None})[group]
+    finally:
+        admin.close()
+    return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
+
+
+def test_refused_output_stops_the_worker_and_the_message_is_delivered_later(
+    kafka_bootstrap: str, worker_settings: Settings, start_worker: Any
+) -> None:
+    names = TopicNames(worker_settings.topic_prefix)
+    base = templates(worker_settings)
+    inbound = base[0][0]  # remscheid.meldebehoerde → solingen.meldebehoerde
+    refusing = names.out_xml("solingen.meldebehoerde")
+
+    # warm up: the worker consumes and commits
+    worker = start_worker()
+    warm, warm_ids = fresh_copies(base[:1], 1)
+    produce(kafka_bootstrap, warm)
+    assert drain(kafka_bootstrap, [names.audit], total=1, timeout=120, settle=0).count(
+        names.audit
+    ) == 1, worker.log_text()[-2000:]
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        admin.alter_configs(
+            [
+                ConfigResource(
+                    ConfigResourceType.TOPIC, refusing, configs={"max.message.bytes": "512"}
+                )
+            ]
+        )
+    finally:
+        admin.close()
+    sends, ids = fresh_copies(base[:1], 1)
+    produce(kafka_bootstrap, sends)
+
+    deadline = time.monotonic() + 90
+    while worker.alive() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    log = worker.log_text()
+    assert not worker.alive(), "the worker must stop when an output is refused"
+    assert '"code":"DELIVERY_FAILED"' in log
+    assert f"{inbound}:" in log  # the unacknowledged source offset is named
+    group_offsets = committed(kafka_bootstrap, worker_settings.consumer_group, inbound)
+    # only the warm-up message (offset 0 of its partition) may be committed
+    assert sum(group_offsets.values()) <= 1, group_offsets
+
+    # a new worker re-applies the contract topics (max.message.bytes repaired)
+    start_worker("second")
+    out = drain(kafka_bootstrap, [refusing], total=2, timeout=120)
+    delivered = {k.decode() for k in out.keys(refusing)}
+    assert set(ids) <= delivered, "the refused message is delivered after the restart"
+    assert set(warm_ids) <= delivered
