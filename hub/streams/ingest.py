@@ -113,6 +113,7 @@ class IngestFlow:
         self.metrics = metrics
         self.partitions: int = app.conf.topic_partitions
         self.tasks: set[asyncio.Future[Any]] = set()  # acks and crash reports in flight
+        self.crashing = False  # an output failed: the worker is being stopped
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         self.inbound = app.topic(*[names.inbound(a) for a in authority_ids], **raw)
         # outputs go to the producer directly (see ``send``): topic names suffice
@@ -127,7 +128,7 @@ class IngestFlow:
             key_type=bytes,
             value_type=bytes,
             partitions=app.conf.topic_partitions,
-            help="nachrichtenUUIDs already delivered (value: when).",
+            help="nachrichtenUUIDs already delivered (value: topic:partition:offset|when).",
         )
 
     async def run(self, stream: StreamT[Any]) -> AsyncIterator[None]:
@@ -139,9 +140,8 @@ class IngestFlow:
             except Exception as exc:  # the agent must survive anything
                 # the exception text may quote message content: log its type only
                 log.error(
-                    "unexpected %s, dead-lettering",
-                    type(exc).__name__,
-                    extra={"code": "INTERNAL_ERROR"},
+                    "unexpected error, dead-lettering",
+                    extra={"code": "INTERNAL_ERROR", "reason": type(exc).__name__},
                 )
                 pending = await self.dead_letter(event, exc)
             self.ack_when_sent(manual, event, pending)
@@ -158,16 +158,19 @@ class IngestFlow:
             if done.cancelled() or done.exception() is not None:
                 reason = "cancelled" if done.cancelled() else type(done.exception()).__name__
                 message = event.message
+                # hub log lines are not %-formatted (privacy guard): the reason is a field
                 log.error(
-                    "an output was not acknowledged (%s); stopping, the message stays unacked",
-                    reason,
+                    "an output was not acknowledged; stopping, the message stays unacked",
                     extra={
                         "code": "DELIVERY_FAILED",
+                        "reason": reason,
                         "offset": f"{message.topic}:{message.partition}:{message.offset}",
                     },
                 )
-                failure = RuntimeError(f"an output was not acknowledged: {reason}")
-                self.spawn(self.app.crash(failure))
+                if not self.crashing:
+                    self.crashing = True
+                    failure = RuntimeError(f"an output was not acknowledged: {reason}")
+                    self.spawn(self.app.crash(failure))
                 return
             self.spawn(stream.ack(event))
 
