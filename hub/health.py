@@ -195,12 +195,43 @@ def readyz(health: Health) -> tuple[int, dict[str, Any]]:
     return (200 if ok else 503), {"status": "ready" if ok else "not ready", **body}
 
 
-class BrokerProbe:
+class _Periodic:
+    """A check run every ``interval`` seconds as a task of the running loop."""
+
+    name = "periodic"
+    interval: float
+    _task: asyncio.Task[None] | None
+
+    async def check_once(self) -> bool:
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        """Check every ``interval`` seconds until cancelled."""
+        while True:
+            await self.check_once()
+            await asyncio.sleep(self.interval)
+
+    def start(self) -> asyncio.Task[None]:
+        """Start ``run`` as a task of the running loop."""
+        self._task = asyncio.get_running_loop().create_task(self.run(), name=self.name)
+        return self._task
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+
+class BrokerProbe(_Periodic):
     """Checks periodically that the brokers answer a metadata request.
 
     Each check opens a short-lived aiokafka client, bootstraps (a metadata
     request), and closes it; the result goes to ``health.set_broker_reachable``.
     """
+
+    name = "broker-probe"
 
     def __init__(
         self,
@@ -241,26 +272,8 @@ class BrokerProbe:
         self.health.set_broker_reachable(True)
         return True
 
-    async def run(self) -> None:
-        """Check every ``interval`` seconds until cancelled."""
-        while True:
-            await self.check_once()
-            await asyncio.sleep(self.interval)
 
-    def start(self) -> asyncio.Task[None]:
-        """Start ``run`` as a task of the running loop."""
-        self._task = asyncio.get_running_loop().create_task(self.run(), name="broker-probe")
-        return self._task
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-
-class OffsetWatcher:
+class OffsetWatcher(_Periodic):
     """Feeds ``health`` with the committed and end offsets of its assigned partitions.
 
     Reads them from the broker, not from the consumer's memory: committed
@@ -270,6 +283,8 @@ class OffsetWatcher:
     whatever the consumer library. Failures are left to ``BrokerProbe`` to
     report; the watcher retries on its next round.
     """
+
+    name = "offset-watcher"
 
     def __init__(
         self,
@@ -332,21 +347,8 @@ class OffsetWatcher:
         self.health.record_end_offsets({(tp.topic, tp.partition): end for tp, end in ends.items()})
         return True
 
-    async def run(self) -> None:
-        while True:
-            await self.check_once()
-            await asyncio.sleep(self.interval)
-
-    def start(self) -> asyncio.Task[None]:
-        self._task = asyncio.get_running_loop().create_task(self.run(), name="offset-watcher")
-        return self._task
-
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await super().stop()
         for client in (self._consumer, self._admin):
             if client is not None:
                 with contextlib.suppress(Exception):
