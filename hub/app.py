@@ -10,9 +10,12 @@ only once the broker acknowledged all its outputs (``acks=all``; see
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import faust
+from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
+from faust.types import ProducerT
 
 from hub.kafka_client import max_request_bytes
 from hub.metrics import HubMetrics
@@ -47,6 +50,26 @@ def credentials(settings: Settings) -> Any:
     return context
 
 
+class IdempotentProducer(AIOKafkaFaustProducer):
+    """Faust's aiokafka producer with ``enable.idempotence`` on.
+
+    Faust turns idempotence on only in its exactly-once mode, which the hub does
+    not use (decision 0004). Without it, a send retried after a broker failure can
+    write an output twice; with it, the broker discards the retry by producer id
+    and sequence number. The hub principal holds the IDEMPOTENT_WRITE ACL for this.
+    """
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class HubApp(faust.App):
+    """A Faust app whose producer is :class:`IdempotentProducer`."""
+
+    def _new_producer(self) -> ProducerT:
+        return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)
+
+
 def build_app(
     settings: Settings,
     pipeline: Pipeline | None = None,
@@ -56,7 +79,7 @@ def build_app(
     pipeline = pipeline or Pipeline.from_settings(settings)
     metrics = metrics or HubMetrics()
     region: Region = pipeline.region
-    app = faust.App(
+    app = HubApp(
         settings.consumer_group,
         broker=broker_urls(settings),
         broker_credentials=credentials(settings),

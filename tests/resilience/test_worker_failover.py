@@ -3,14 +3,21 @@
 Replication factor 3, ``min.insync.replicas=2``, producers with ``acks=all``
 (the test's producer also idempotent). One broker is SIGKILLed while 3,000
 messages (``TOTAL``) flow through the worker and started again; afterwards every message
-is delivered (audit), nothing is dead-lettered, and the accounting holds:
-in = delivered (distinct) + dead-lettered + duplicates (0 here).
+is delivered (audit) and nothing is dead-lettered.
+
+Delivery is at-least-once (decision 0004). The worker's producer is idempotent,
+so a send retried after the kill is not written twice; but when the group
+coordinator dies with the broker, the worker may replay the events it had not
+committed yet, and their outputs appear again with the same nachrichtenUUID key.
+The test counts such repeats: one broker kill moves the coordinator once, so a
+message may be replayed once, never delivered more than twice.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +106,12 @@ def test_worker_survives_a_broker_kill(
     delivered = {k.decode() for k in out.keys(names.audit)}
     lost = set(ids) - delivered
     assert not lost, f"{len(lost)} messages lost"
+    assert delivered == set(ids), "audit records for messages never sent"
     assert out.count(names.deadletter) == 0
     duplicates = out.count(names.audit) - len(delivered)
-    assert len(sends) == len(delivered) + out.count(names.deadletter) + duplicates
+    copies = Counter(out.keys(names.audit))
+    most = copies.most_common(1)[0]
+    assert most[1] <= 2, f"message {most[0]!r} delivered {most[1]} times"
     with capsys.disabled():
         print(
             f"\nworker failover: {len(sends)} sent, {len(delivered)} delivered, "
