@@ -3,7 +3,7 @@
 ::
 
     bytes ─ parse ─ identify ─ validate ─ read header ─ check author
-          ─ [dedupe: the stream's table] ─ convert (Avro) ─ route ─▶ Accepted
+          ─ [dedupe: the stream's table] ─ route ─ convert (Avro) ─▶ Accepted
 
 ``Pipeline.inspect`` runs the steps before deduplication and ``Pipeline.finish``
 the steps after it, so the worker can skip conversion for duplicates. Both raise
@@ -63,7 +63,7 @@ class Accepted:
 
 
 class Pipeline:
-    """Parse, identify, validate, authorise, convert and route one message."""
+    """Parse, identify, validate, authorise, route and convert one message."""
 
     def __init__(
         self,
@@ -119,10 +119,20 @@ class Pipeline:
     def finish(
         self, inspected: Inspected, *, trace_id: str, received: datetime | None = None
     ) -> Accepted:
-        """Steps after deduplication: convert and route. Raises MessageError."""
+        """Steps after deduplication: route and convert. Raises MessageError."""
         start = perf_counter()
         header = inspected.header
         received_at = (received or datetime.now(UTC)).isoformat(timespec="milliseconds")
+        # route first: a misaddressed message is dead-lettered without converting it
+        route = self.router.route(
+            standard=inspected.package.standard,
+            version=inspected.package.version,
+            message_code=inspected.message.code,
+            author_key=header.author_key,
+            reader_keys=header.reader_keys,
+        )
+        routed = perf_counter()
+        inspected.timings["route"] = routed - start
         envelope = Envelope(
             message_id=header.message_id,
             standard=inspected.package.standard,
@@ -137,16 +147,7 @@ class Pipeline:
         )
         plan = self.catalog.plan(inspected.package, inspected.message)
         event = plan.encode(plan.to_record(inspected.root, envelope, validated=True))
-        converted = perf_counter()
-        inspected.timings["convert"] = converted - start
-        route = self.router.route(
-            standard=inspected.package.standard,
-            version=inspected.package.version,
-            message_code=inspected.message.code,
-            author_key=header.author_key,
-            reader_keys=header.reader_keys,
-        )
-        inspected.timings["route"] = perf_counter() - converted
+        inspected.timings["convert"] = perf_counter() - routed
         return Accepted(
             inspected=inspected,
             event=event,

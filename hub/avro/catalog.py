@@ -13,7 +13,6 @@ import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +21,7 @@ from hub.avro.encoding import split_single_object
 from hub.avro.naming import avro_namespace
 from hub.avro.plan import ConversionPlan
 from hub.errors import ConfigError, ConversionError
+from hub.schemas.model import MessageType
 from hub.schemas.protocols import PackageLike
 
 
@@ -38,18 +38,6 @@ def qname(message: Any) -> str:
 def avsc_path(avro_dir: Path, package: PackageLike, message: Any) -> Path:
     """``<avro_dir>/<standard>/<version>/<root>.avsc``."""
     return avro_dir / package.standard / package.version / file_name(qname(message))
-
-
-@dataclass(frozen=True)
-class OfficialMessage:
-    namespace: str
-    root: str
-    code: str
-    name: str
-
-    @property
-    def qname(self) -> str:
-        return f"{{{self.namespace}}}{self.root}"
 
 
 _MESSAGE_ROOT = re.compile(r"^(?P<name>.+)\.(?P<code>\d{4,6})$")
@@ -70,7 +58,7 @@ class OfficialSet:
         self.urlmap: dict[str, str] = dict(meta.get("urlmap", {}))
         self.samples: list[dict[str, Any]] = list(meta.get("samples", []))
         self._schema: Any = None
-        self._messages: dict[str, OfficialMessage] | None = None
+        self._messages: dict[str, MessageType] | None = None
         self._lxml: Any = None
 
     def xmlschema_schema(self) -> Any:
@@ -84,18 +72,18 @@ class OfficialSet:
         return self._schema
 
     @property
-    def messages(self) -> Mapping[str, OfficialMessage]:
+    def messages(self) -> Mapping[str, MessageType]:
         """Global elements named ``<name>.<code>`` of the sets' target namespaces."""
         if self._messages is None:
             schema = self.xmlschema_schema()
-            found: dict[str, OfficialMessage] = {}
+            found: dict[str, MessageType] = {}
             for element in schema.elements.values():
                 name = element.name
                 namespace = name[1:].split("}", 1)[0] if name.startswith("{") else ""
                 local = name.rsplit("}", 1)[-1]
                 match = _MESSAGE_ROOT.match(local)
                 if match and element.type.is_complex():
-                    message = OfficialMessage(namespace, local, match["code"], match["name"])
+                    message = MessageType(namespace, local, match["code"], match["name"])
                     found[message.qname] = message
             self._messages = dict(sorted(found.items()))
         return self._messages

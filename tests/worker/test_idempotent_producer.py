@@ -16,9 +16,7 @@ from hub.topology import apply_topics
 pytestmark = pytest.mark.kafka
 
 
-def test_worker_producer_is_idempotent(
-    kafka_bootstrap: str, topic_prefix: str
-) -> None:
+def test_worker_producer_is_idempotent(kafka_bootstrap: str, topic_prefix: str) -> None:
     settings = load_settings(bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix)
     apply_topics(settings, Region.load(settings.region_file))
 

@@ -1,0 +1,42 @@
+"""The pipeline routes before it converts: a misaddressed message costs no conversion."""
+
+from __future__ import annotations
+
+import pytest
+
+from hub.errors import MisaddressedError
+from hub.pipeline import Pipeline
+from hub.region import Region
+from hub.samples import generate
+from hub.schemas import SchemaRegistry
+from hub.settings import load_settings
+
+
+def _message(reader_key: str) -> tuple[Pipeline, bytes, str]:
+    settings = load_settings()
+    region = Region.load(settings.region_file)
+    registry = SchemaRegistry.from_settings(settings)
+    package = next(p for p in registry.packages if p.standard == "XMeld")
+    message = sorted(package.messages.values(), key=lambda m: m.root)[0]
+    author = next(a for a in region.authorities.values() if a.kind == "meldebehoerde")
+    payload = generate(package, message, seed=1, author_key=author.dvdv_key, reader_key=reader_key)
+    return Pipeline.from_settings(settings), payload, author.id
+
+
+def test_misaddressed_message_is_not_converted() -> None:
+    pipeline, payload, source = _message("xyz:1")
+    inspected = pipeline.inspect(payload, source)
+    with pytest.raises(MisaddressedError) as raised:
+        pipeline.finish(inspected, trace_id="")
+    assert raised.value.code == "READER_UNKNOWN_PREFIX"
+    assert "convert" not in inspected.timings, "converted before routing"
+
+
+def test_addressed_message_is_routed_then_converted() -> None:
+    region = Region.load(load_settings().region_file)
+    reader = next(a for a in region.authorities.values() if a.kind == "meldebehoerde")
+    pipeline, payload, source = _message(reader.dvdv_key)
+    accepted = pipeline.finish(pipeline.inspect(payload, source), trace_id="")
+    assert accepted.event, "no Avro event"
+    assert {"parse", "validate", "route", "convert"} <= set(accepted.inspected.timings)
+    assert accepted.route.recipients, "no recipient"
