@@ -9,15 +9,15 @@ Delivery is at-least-once (decision 0004). The worker's producer is idempotent,
 so a send retried after the kill is not written twice; but when the group
 coordinator dies with the broker, the worker may replay the events it had not
 committed yet, and their outputs appear again with the same nachrichtenUUID key.
-The test counts such repeats: one broker kill moves the coordinator once, so a
-message may be replayed once, never delivered more than twice.
+The test counts such repeats and prints them; it does not bound them, because
+on two loaded cores a stall can fence a member or move the coordinator more than
+once, and each move may replay what was not committed.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,8 @@ def test_worker_survives_a_broker_kill(
         back_at = time.monotonic()
         feeder.join(timeout=300)
         assert acked == len(sends)
-        out = drain(bootstrap, [names.audit, names.deadletter], total=len(sends), timeout=300)
+        every = {names.audit: [i.encode() for i in ids]}
+        out = drain(bootstrap, [names.audit, names.deadletter], keys=every, timeout=300)
         finished = time.monotonic()
     finally:
         worker.stop()
@@ -109,9 +110,6 @@ def test_worker_survives_a_broker_kill(
     assert delivered == set(ids), "audit records for messages never sent"
     assert out.count(names.deadletter) == 0
     duplicates = out.count(names.audit) - len(delivered)
-    copies = Counter(out.keys(names.audit))
-    most = copies.most_common(1)[0]
-    assert most[1] <= 2, f"message {most[0]!r} delivered {most[1]} times"
     with capsys.disabled():
         print(
             f"\nworker failover: {len(sends)} sent, {len(delivered)} delivered, "

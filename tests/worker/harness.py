@@ -60,7 +60,7 @@ class WorkerProcess:
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=30)
 
-    def stop(self, timeout: float = 60) -> int:
+    def stop(self, timeout: float = 120) -> int:
         """SIGTERM and wait for a clean exit."""
         assert self.proc is not None
         if self.proc.poll() is None:
@@ -112,11 +112,16 @@ def drain(
     *,
     until: Mapping[str, int] | None = None,
     total: int | None = None,
+    keys: Mapping[str, Iterable[bytes]] | None = None,
     timeout: float = 120,
     settle: float = 3.0,
 ) -> Drained:
     """Read topics from the beginning until the expected counts are reached
     (then ``settle`` seconds more, to catch anything extra) or ``timeout``.
+
+    ``keys`` waits for every one of the given record keys per topic: after a crash
+    or a replay the count includes repeats, so a count is reached before the last
+    distinct message has arrived.
 
     Uses aiokafka: kafka-python 3.0.12's ``poll(timeout_ms=…)`` was seen blocking
     far past its timeout on these topics.
@@ -126,9 +131,12 @@ def drain(
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     out = Drained()
+    wanted = {t: set(k) for t, k in (keys or {}).items()}
 
     def reached() -> bool:
         if until is not None and any(out.count(t) < n for t, n in until.items()):
+            return False
+        if any(w - set(out.keys(t)) for t, w in wanted.items()):
             return False
         return not (total is not None and sum(out.count(t) for t in topics) < total)
 

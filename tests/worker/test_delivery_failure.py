@@ -60,6 +60,13 @@ def test_refused_output_stops_the_worker_and_the_message_is_delivered_later(
                 )
             ]
         )
+        # the broker applies the change asynchronously: wait until it shows it
+        deadline = time.monotonic() + 30
+        while admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, refusing)], config_filter="all"
+        )["topic"][refusing]["max.message.bytes"]["value"] != "512":
+            assert time.monotonic() < deadline, "the broker did not apply max.message.bytes"
+            time.sleep(0.2)
     finally:
         admin.close()
     sends, ids = fresh_copies(base[:1], 1)

@@ -34,7 +34,7 @@ def test_demo_runs_shows_traffic_and_leaves_no_process(
         port = sock.getsockname()[1]
     env = hub_env(kafka_bootstrap, topic_prefix, web_port=str(port))
     result = subprocess.run(
-        [sys.executable, "-m", "hub", "demo", "--duration", "25", "--rate", "15"],
+        [sys.executable, "-m", "hub", "demo", "--duration", "40", "--rate", "15"],
         env=env,
         cwd=REPO,
         capture_output=True,

@@ -18,7 +18,7 @@ from hub.topics import TopicNames
 from .conftest import find
 from .harness import drain, produce
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(900)]
 UUID_RE = re.compile(rb"(<nachrichtenUUID>)[0-9a-fA-F-]{36}(</nachrichtenUUID>)")
 
 
@@ -78,7 +78,8 @@ def test_kill_9_mid_run_loses_nothing(
     assert progress.count(names.audit) >= 3000, first.log_text()[-3000:]
     first.kill()
     start_worker("second")
-    out = drain(kafka_bootstrap, [names.audit, names.deadletter], total=10_000, timeout=300)
+    every = {names.audit: [i.encode() for i in ids]}
+    out = drain(kafka_bootstrap, [names.audit, names.deadletter], keys=every, timeout=300)
     seen = audit_ids(out, names)
     lost = set(ids) - set(seen)
     assert not lost, f"{len(lost)} messages lost"
@@ -105,7 +106,8 @@ def test_two_workers_share_partitions_and_survive_one_stopping(
     produce(kafka_bootstrap, sends)
     drain(kafka_bootstrap, [names.audit], total=1000, timeout=180, settle=0)
     assert two.stop() == 0
-    out = drain(kafka_bootstrap, [names.audit, names.deadletter], total=4000, timeout=240)
+    every = {names.audit: [i.encode() for i in ids]}
+    out = drain(kafka_bootstrap, [names.audit, names.deadletter], keys=every, timeout=240)
     assert one.alive()
     seen = audit_ids(out, names)
     assert set(ids) <= set(seen)

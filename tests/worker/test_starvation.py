@@ -25,7 +25,7 @@ from hub.topics import TopicNames
 from .harness import drain, produce
 from .test_resilience import fresh_copies, templates
 
-pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(900)]
 
 HOSTILE = Path(__file__).resolve().parents[1] / "hostile"
 LIMIT = 64 * 1024
