@@ -238,7 +238,8 @@ def test_prometheus_scrapes_a_real_worker_under_traffic(
                 60, "an end-to-end latency quantile",
             )
             assert 0 < p99 < 60
-            assert scalar(base, 'max(xoev_hub_ready{job="xoev-hub"})') == 1
+            wait_for(lambda: scalar(base, 'max(xoev_hub_ready{job="xoev-hub"})') == 1,
+                     60, "a ready worker")
             lag = query(base, "xoev_hub_consumer_lag")
             assert lag and all(r["metric"]["topic"].startswith(topic_prefix) for r in lag)
     finally:
