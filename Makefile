@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install demo test lint schemas-check clean
+.PHONY: install demo test lint clean
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml

@@ -10,14 +10,16 @@
         ├── ParseError             not well-formed, hostile or oversized XML
         ├── UnknownMessageError    no installed schema package knows the root
         ├── SchemaValidationError  XSD-invalid
+        ├── HeaderError            no g2g header, or a required field of it missing
         ├── AuthorMismatchError    author key does not belong to the sending authority
         ├── MisaddressedError      reader key missing, malformed or unroutable
         └── ConversionError        content that the Avro plan cannot represent
 
 Every ``MessageError`` carries a stable machine-readable ``code`` (used as the
 ``xoev-error-code`` header and metric label) and a ``stage`` (``parse``,
-``identify``, ``validate``, ``authorize``, ``dedupe``, ``convert``, ``route``,
-``deliver``). Details never contain personal data: ids, codes and keys only.
+``identify``, ``validate``, ``header``, ``authorize``, ``convert``, ``route``,
+``deliver``; ``internal`` for the unexpected). Details never contain personal
+data: ids, codes and keys only.
 """
 
 from __future__ import annotations
@@ -95,6 +97,13 @@ class AuthorMismatchError(MessageError):
 
     stage = "authorize"
     default_code = "AUTHOR_MISMATCH"
+
+
+class HeaderError(MessageError):
+    """The message has no g2g header, or a required field of it is missing or empty."""
+
+    stage = "header"
+    default_code = "HEADER_INVALID"
 
 
 class MisaddressedError(MessageError):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from hub.errors import MessageError
+from hub.errors import HeaderError
 
 __all__ = ["HEADER", "HEADER_NAMES", "Nachrichtenkopf", "read_header"]
 
@@ -65,7 +65,7 @@ def _children(parent: etree._Element, name: str) -> list[etree._Element]:
 def _required(parent: etree._Element, name: str, where: str) -> etree._Element:
     child = _child(parent, name)
     if child is None:
-        raise MessageError(
+        raise HeaderError(
             f"header field {where}/{name} is missing", code="HEADER_INVALID", path=f"{where}/{name}"
         )
     return child
@@ -78,7 +78,7 @@ def _text(parent: etree._Element, *names: str, where: str) -> str:
     value = (element.text or "").strip() if element is not None else ""
     if not value:
         path = "/".join((where, *names))
-        raise MessageError(
+        raise HeaderError(
             f"header field {path} is missing or empty", code="HEADER_INVALID", path=path
         )
     return value
@@ -100,7 +100,7 @@ def _key(party: etree._Element, where: str) -> str:
 def read_header(root: etree._Element) -> Nachrichtenkopf:
     """Read the g2g header of a parsed message.
 
-    Raises :class:`MessageError` with code ``HEADER_MISSING`` (no
+    Raises :class:`HeaderError` with code ``HEADER_MISSING`` (no
     ``nachrichtenkopf.g2g`` child of the root) or ``HEADER_INVALID`` (a required
     field is missing or empty).
     """
@@ -110,13 +110,13 @@ def read_header(root: etree._Element) -> Nachrichtenkopf:
         if head is not None:
             break
     if head is None:
-        raise MessageError(
+        raise HeaderError(
             f"the message has no {HEADER} header", code="HEADER_MISSING", path=f"/{_local(root)}"
         )
     where = f"/{_local(root)}/{_local(head)}"
     ident = _child(head, "identifikation.nachricht")
     if ident is None:
-        raise MessageError(
+        raise HeaderError(
             "header lacks identifikation.nachricht",
             code="HEADER_INVALID",
             path=f"{where}/identifikation.nachricht",
@@ -124,7 +124,7 @@ def read_header(root: etree._Element) -> Nachrichtenkopf:
     ident_where = f"{where}/identifikation.nachricht"
     readers = _children(head, "leser")
     if not readers:
-        raise MessageError("header names no leser", code="HEADER_INVALID", path=f"{where}/leser")
+        raise HeaderError("header names no leser", code="HEADER_INVALID", path=f"{where}/leser")
     return Nachrichtenkopf(
         message_id=_text(ident, "nachrichtenUUID", where=ident_where),
         message_code=_text(ident, "nachrichtentyp", "code", where=ident_where),

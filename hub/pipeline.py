@@ -24,7 +24,7 @@ from time import perf_counter
 
 from lxml import etree
 
-from hub.avro import Envelope, EventCatalog
+from hub.avro import ConversionPlan, Envelope, EventCatalog
 from hub.errors import MessageError, SchemaValidationError
 from hub.header import Nachrichtenkopf, read_header
 from hub.region import Region
@@ -56,6 +56,7 @@ class Accepted:
     route: RouteDecision
     received: str
     sha256: str
+    plan: ConversionPlan  # wrote ``event``; its schema goes to xoev.schemas once
 
     @property
     def message_id(self) -> str:
@@ -154,6 +155,7 @@ class Pipeline:
             route=route,
             received=received_at,
             sha256=hashlib.sha256(inspected.raw).hexdigest(),
+            plan=plan,
         )
 
     def process(self, raw: bytes, source: str, *, trace_id: str = "") -> Accepted:

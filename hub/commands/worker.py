@@ -1,7 +1,7 @@
 """``xoev-hub worker``: run the stream processor (the Faust ingest agent).
 
 Consumes every authority's inbound topic ``xoev.in.<authority>``, validates,
-converts and routes each message, and writes the outbound, audit and
+routes and converts each message, and writes the outbound, audit and
 dead-letter topics. Creates missing contract topics first (``topics apply``)
 unless ``--no-apply-topics`` is given. Stop with Ctrl-C or SIGTERM; offsets of
 everything delivered are committed before it exits.

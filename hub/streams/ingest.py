@@ -6,7 +6,8 @@ For each event on ``xoev.in.<authority>``:
 1. ``Pipeline.inspect``: parse (hardened) → identify → validate (XSD) → read the
    g2g header → the author key must belong to the authority of the inbound topic.
 2. Deduplicate on nachrichtenUUID in the changelog-backed table ``dedupe``.
-3. ``Pipeline.finish``: convert to the Avro event → route.
+3. ``Pipeline.finish``: route (a misaddressed message is not converted) → convert
+   to the Avro event.
 4. Deliver: the original bytes to ``xoev.out.<reader>.xml``, the event to
    ``xoev.out.<reader>.avro`` (and the bytes to ``xoev.out.external`` for readers
    outside the region), one audit record to ``xoev.audit``; mark the id as seen.
@@ -42,6 +43,7 @@ import faust
 from faust.types import EventT, StreamT
 
 from hub.audit import AUDIT_CODEC
+from hub.avro import dumps_schema
 from hub.errors import MessageError
 from hub.metrics import EXTERNAL, HubMetrics
 from hub.pipeline import Accepted, Pipeline, classify
@@ -122,6 +124,8 @@ class IngestFlow:
         self.external = names.external
         self.deadletter = names.deadletter
         self.audit = names.audit
+        self.schemas = names.schemas
+        self.schemas_sent: set[bytes] = set()  # fingerprints published by this process
         self.seen = app.Table(
             "dedupe",
             default=None,
@@ -267,6 +271,13 @@ class IngestFlow:
         message = event.message
         partition = message.partition if message.partition < self.partitions else None
         pending: Pending = []
+        fingerprint = accepted.plan.fingerprint
+        if accepted.route.recipients and fingerprint not in self.schemas_sent:
+            # the event's schema, keyed by fingerprint, with the first event using it
+            # (the offset is committed only when this record is acknowledged too)
+            self.schemas_sent.add(fingerprint)
+            schema = dumps_schema(accepted.plan.schema).encode()
+            pending.append(await self.send(self.schemas, fingerprint.hex().encode(), schema, []))
         for recipient in accepted.route.recipients:
             pending.append(
                 await self.send(self.out_xml[recipient], key, inspected.raw, base, partition)

@@ -131,6 +131,8 @@ class WebhookReceiver:
         self.received: dict[str, bytes] = {}
         self.headers: dict[str, dict[str, str]] = {}
         self.posts = 0
+        #: the xoev-message-id of every correctly signed post, in order, refused ones too
+        self.posted_ids: list[str] = []
         self.bad_signatures = 0
         self.port = port or free_port()
         self._loop = asyncio.new_event_loop()
@@ -148,6 +150,7 @@ class WebhookReceiver:
         if not ok:
             self.bad_signatures += 1
             return web.Response(status=401)
+        self.posted_ids.append(request.headers.get("xoev-message-id", ""))
         if self.status >= 300:
             return web.Response(status=self.status)
         self.received[request.headers["xoev-message-id"]] = body

@@ -194,6 +194,7 @@ def test_refused_delivery_is_dead_lettered_with_contract_headers_and_committed(
         spec = {"type": "webhook", "retry": FAST_RETRY,
                 "config": {"url": receiver.url, "secret": SECRET}}
         mid = "0c6c1d9e-0000-4000-8000-00000000dead"
+        later = "0c6c1d9e-0000-4000-8000-00000000beef"
         payload = xoev_message("solingen.standesamt", target, mid)
 
         async def scenario() -> None:
@@ -201,29 +202,34 @@ def test_refused_delivery_is_dead_lettered_with_contract_headers_and_committed(
 
             producer = AIOKafkaProducer(bootstrap_servers=kafka_settings.bootstrap, acks="all")
             await producer.start()
-            await producer.send_and_wait(names.out_xml(target), payload,
-                                         key=b"0c6c1d9e-0000-4000-8000-00000000dead",
-                                         headers=[("xoev-message-id",
-                                                   b"0c6c1d9e-0000-4000-8000-00000000dead")])
-            await producer.stop()
-            for run in range(2):  # the second run must not see the message again
-                runtime = AdapterRuntime(kafka_settings, region({target: [spec]}),
-                                         metrics=AdapterMetrics(CollectorRegistry()))
-                await runtime.start()
-                if run == 0:  # stop() lets the batch finish: dead-letter, then commit
-                    await wait_for(lambda: receiver.posts >= 1, timeout=60)
-                else:
-                    await asyncio.sleep(5)
-                await runtime.stop()
+            try:
+                for run, message_id in enumerate((mid, later)):
+                    # the same partition (no key hashing), so offsets are 0 and 1
+                    await producer.send_and_wait(
+                        names.out_xml(target), xoev_message("solingen.standesamt", target,
+                                                            message_id),
+                        key=message_id.encode(), partition=0,
+                        headers=[("xoev-message-id", message_id.encode())])
+                    runtime = AdapterRuntime(kafka_settings, region({target: [spec]}),
+                                             metrics=AdapterMetrics(CollectorRegistry()))
+                    await runtime.start()
+                    # stop() lets the batch finish: dead-letter, then commit. The second
+                    # run posts the later message, so it has read past the first one
+                    await wait_for(lambda n=run + 1: len(receiver.posted_ids) >= n, timeout=60)
+                    await runtime.stop()
+            finally:
+                await producer.stop()
 
         asyncio.run(scenario())
-        assert receiver.posts == 1  # refused once, dead-lettered, committed
-    dead = asyncio.run(read_all(kafka_settings, names.deadletter, 1))
-    assert len(dead) == 1
-    record = dead[0]
+        # each refused once, dead-lettered and committed: the first is not posted again
+        assert receiver.posted_ids == [mid, later]
+    dead = asyncio.run(read_all(kafka_settings, names.deadletter, 2))
+    assert len(dead) == 2
+    record = next(r for r in dead if dict(r.headers)["xoev-message-id"] == mid.encode())
     headers = {k: v.decode() for k, v in record.headers}
     assert record.value == payload
     partition = headers["xoev-source-partition"]
+    assert partition == "0"
     assert record.key == f"{names.out_xml(target)}:{partition}:0".encode()
     assert headers["xoev-error-stage"] == "deliver"
     assert headers["xoev-error-code"] == "WEBHOOK_REJECTED"

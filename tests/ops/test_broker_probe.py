@@ -54,8 +54,11 @@ def test_readiness_follows_the_broker(settings: Settings, tmp_path: Path) -> Non
     bootstrap = f"127.0.0.1:{base}"
 
     def kafka(action: str) -> None:
-        subprocess.run([sys.executable, "-m", "hub", "kafka", action, *KAFKA_ARGS[action]],
-                       check=True, capture_output=True, timeout=420, env=env)
+        done = subprocess.run(
+            [sys.executable, "-m", "hub", "kafka", action, *KAFKA_ARGS[action]],
+            capture_output=True, text=True, timeout=420, env=env,
+        )
+        assert done.returncode == 0, f"kafka {action}: {done.stderr[-2000:]}"
 
     metrics = HubMetrics()
     health = Health(broker_timeout=5, require_assignment=False)
@@ -80,11 +83,11 @@ def test_readiness_follows_the_broker(settings: Settings, tmp_path: Path) -> Non
             await runner.cleanup()
         return bodies
 
-    kafka("up")
     try:
+        kafka("up")
         up, down, again = asyncio.run(scenario())
     finally:
-        kafka("down")
+        kafka("down")  # also when "up" failed: a no-op if nothing runs
     assert up["broker"] == "ok"
     assert down["broker"] == "unreachable" and down["status"] == "not ready"
     assert any("broker not reachable" in str(r) for r in down["reasons"])  # type: ignore[attr-defined]

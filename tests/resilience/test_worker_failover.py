@@ -28,7 +28,7 @@ from hub.region import Region
 from hub.settings import load_settings
 from hub.topics import TopicNames
 from hub.topology import apply_topics
-from tests.worker.harness import WorkerProcess, drain, hub_env
+from tests.worker.harness import WorkerProcess, drain, hub_env, identical_repeats
 from tests.worker.test_resilience import fresh_copies, templates
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(900)]
@@ -110,6 +110,8 @@ def test_worker_survives_a_broker_kill(
     assert delivered == set(ids), "audit records for messages never sent"
     assert out.count(names.deadletter) == 0
     duplicates = out.count(names.audit) - len(delivered)
+    # the idempotent producer: no output is written twice byte for byte
+    assert identical_repeats(out.records[names.audit]) == 0
     with capsys.disabled():
         print(
             f"\nworker failover: {len(sends)} sent, {len(delivered)} delivered, "

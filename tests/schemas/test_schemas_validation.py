@@ -128,6 +128,7 @@ def test_read_header_errors() -> None:
     with pytest.raises(MessageError) as missing:
         read_header(parse_xml(b"<x:r xmlns:x='urn:a'><kopf/></x:r>"))
     assert missing.value.code == "HEADER_MISSING"
+    assert missing.value.stage == "header"  # the xoev-error-stage of the dead letter
     broken = VALID.replace(b"<nachrichtenUUID>6f1c2b9e-1d4a-4c1e-9a57-0b3f7e2a9c11"
                            b"</nachrichtenUUID>", b"<nachrichtenUUID> </nachrichtenUUID>")
     with pytest.raises(MessageError) as invalid:
@@ -138,6 +139,7 @@ def test_read_header_errors() -> None:
     with pytest.raises(MessageError) as no_leser:
         read_header(parse_xml(no_reader))
     assert no_leser.value.code == "HEADER_INVALID"
+    assert no_leser.value.stage == "header"
 
 
 def _official_samples() -> list[Path]:

@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from kafka import KafkaProducer
 
@@ -183,3 +184,14 @@ async def _partitions(consumer: object, topic: str) -> set[int]:
 
 def duplicates_of(keys: Iterable[bytes]) -> dict[bytes, int]:
     return {k: n for k, n in Counter(keys).items() if n > 1}
+
+
+def identical_repeats(records: Iterable[Any]) -> int:
+    """Records whose key, value and headers all equal an earlier one's.
+
+    A send retried by a producer without idempotence writes the same bytes twice;
+    a replay by the worker writes a new record (new ``received`` time), which
+    does not count here.
+    """
+    seen = Counter((r.key, r.value, tuple(r.headers)) for r in records)
+    return sum(n - 1 for n in seen.values())

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import json
 from collections import Counter
 from typing import Any
 
+import fastavro
 import pytest
 
 from hub.audit import AUDIT_CODEC
@@ -92,3 +95,18 @@ def test_mixed_stream_exact_counts(
         audit = AUDIT_CODEC.decode(record.value)  # type: ignore[attr-defined]
         assert len(audit["payload_sha256"]) == 64
         assert audit["source_authority"] in worker_settings.region_file.read_text()
+
+    # every Avro event's schema is on xoev.schemas, keyed by its fingerprint, and reads it
+    events = [r for t in scenario.expected if t.endswith(".avro") for r in out.records[t]]
+    assert events
+    fingerprints = {r.value[2:10].hex().encode() for r in events}  # type: ignore[attr-defined]
+    schemas = drain(kafka_bootstrap, [names.schemas], keys={names.schemas: fingerprints},
+                    timeout=60, settle=0)
+    by_key = {r.key: json.loads(r.value) for r in schemas.records[names.schemas]}  # type: ignore[attr-defined]
+    assert set(by_key) == fingerprints  # one per schema in use, nothing else
+    for record in events:
+        value = record.value  # type: ignore[attr-defined]
+        assert value[:2] == b"\xc3\x01"
+        schema = fastavro.parse_schema(by_key[value[2:10].hex().encode()])
+        event = fastavro.schemaless_reader(io.BytesIO(value[10:]), schema)
+        assert event["envelope"]["message_id"] == record.key.decode()  # type: ignore[attr-defined]

@@ -53,13 +53,14 @@ def test_refused_output_stops_the_worker_and_the_message_is_delivered_later(
 
     admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     try:
-        admin.alter_configs(
+        result = admin.alter_configs(
             [
                 ConfigResource(
                     ConfigResourceType.TOPIC, refusing, configs={"max.message.bytes": "512"}
                 )
             ]
         )
+        assert result == {"topic": {refusing: "OK"}}, result  # kafka-python: no raise
         # the broker applies the change asynchronously: wait until it shows it
         deadline = time.monotonic() + 30
         while admin.describe_configs(

@@ -16,7 +16,7 @@ from hub.settings import Settings
 from hub.topics import TopicNames
 
 from .conftest import find
-from .harness import drain, produce
+from .harness import drain, identical_repeats, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.timeout(900)]
 UUID_RE = re.compile(rb"(<nachrichtenUUID>)[0-9a-fA-F-]{36}(</nachrichtenUUID>)")
@@ -85,6 +85,7 @@ def test_kill_9_mid_run_loses_nothing(
     assert not lost, f"{len(lost)} messages lost"
     assert out.count(names.deadletter) == 0
     duplicates = sum(n - 1 for n in seen.values() if n > 1)
+    assert identical_repeats(out.records[names.audit]) == 0  # repeats are replays only
     # duplicate outputs carry the same message id in key, header and payload
     for record, headers in zip(out.records[names.audit], out.headers(names.audit), strict=True):
         assert record.key == headers["xoev-message-id"]
