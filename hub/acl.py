@@ -131,6 +131,8 @@ def plan_acls(
             allow(user, "TOPIC", out, "LITERAL", "READ", "DESCRIBE")
             allow(hub, "TOPIC", out, "LITERAL", "WRITE", "DESCRIBE")
         allow(user, "GROUP", f"{settings.topic_prefix}{authority_id}.", "PREFIXED", "READ")
+        # the writer schemas of its Avro events (no personal data: schemas only)
+        allow(user, "TOPIC", topics.schemas, "LITERAL", "READ", "DESCRIBE")
         allow(hub, "TOPIC", inbound, "LITERAL", "READ", "DESCRIBE")
         # Faust may declare the topics it uses; on existing topics that is a no-op
         for name in (inbound, *(topics.out_xml(authority_id), topics.out_avro(authority_id))):

@@ -17,7 +17,7 @@ import faust
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
 from faust.types import ProducerT
 
-from hub.kafka_client import max_request_bytes
+from hub.kafka_client import max_request_bytes, schema_topic_bytes
 from hub.metrics import HubMetrics
 from hub.pipeline import Pipeline
 from hub.region import Region
@@ -97,7 +97,8 @@ def build_app(
         # plus overhead, see hub.kafka_client): a larger batch is refused whole
         # (MessageSizeTooLarge) with every record in it, when the limit is < 256 KiB.
         producer_max_batch_size=min(256 * 1024, max_request_bytes(settings)),
-        producer_max_request_size=max_request_bytes(settings),
+        # a single record may exceed the batch size: an Avro schema on xoev.schemas
+        producer_max_request_size=schema_topic_bytes(settings),
         broker_commit_every=1000,
         broker_commit_interval=settings.commit_interval_ms / 1000,
         stream_buffer_maxsize=4096,

@@ -27,9 +27,19 @@ Client = Literal["kafka-python", "aiokafka"]
 REQUEST_OVERHEAD_BYTES = 64 * 1024
 
 
+#: The largest Avro schema record on ``xoev.schemas``, whatever the message limit:
+#: schemas of large standards reach tens of KiB (XMeld 0201: 77 KB).
+SCHEMA_RECORD_BYTES = 1024 * 1024
+
+
 def max_request_bytes(settings: Settings) -> int:
     """The largest produce request needed for a message of ``HUB_MAX_MESSAGE_BYTES``."""
     return settings.max_message_bytes + REQUEST_OVERHEAD_BYTES
+
+
+def schema_topic_bytes(settings: Settings) -> int:
+    """``max.message.bytes`` of ``xoev.schemas`` and the worker's largest request."""
+    return max(max_request_bytes(settings), SCHEMA_RECORD_BYTES)
 
 
 def _security(settings: Settings, client: Client) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from hub.errors import ConfigError, TransientError
-from hub.kafka_client import admin_config, max_request_bytes
+from hub.kafka_client import admin_config, max_request_bytes, schema_topic_bytes
 from hub.topics import TopicNames
 
 if TYPE_CHECKING:
@@ -169,7 +169,11 @@ def contract_topics(
     topics.append(spec(names.external, "external", "hand-over to the OSCI/XTA gateway"))
     topics.append(spec(names.deadletter, "deadletter", "messages that failed, with reason"))
     topics.append(spec(names.audit, "audit", "one record per delivery (BMG § 40)"))
-    topics.append(TopicSpec(names.schemas, 1, replicas, _base_configs(settings, None),
+    schema_configs = {
+        **_base_configs(settings, None),
+        "max.message.bytes": str(schema_topic_bytes(settings)),
+    }
+    topics.append(TopicSpec(names.schemas, 1, replicas, schema_configs,
                             "Avro schemas keyed by fingerprint (compacted)"))
     topics.extend(extra)
     seen: set[str] = set()

@@ -21,6 +21,7 @@ import sys
 
 import faust
 
+from hub.errors import ConfigError
 from hub.health import BrokerProbe, Health, OffsetWatcher
 from hub.logging import configure_logging
 from hub.metrics import HubMetrics
@@ -65,15 +66,21 @@ def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
     from hub.app import build_app
     from hub.pipeline import Pipeline
     from hub.topics import TopicNames
+    from hub.topology import apply_topics as apply
     from hub.web import start_web
 
     configure_logging(settings.log_level)
     pipeline = Pipeline.from_settings(settings)  # ConfigError on bad files: fail at start
     if apply_topics:
-        from hub.topology import apply_topics as apply
-
         report = apply(settings, pipeline.region)
         print(f"xoev-hub worker: topics {report.summary()}", file=sys.stderr, flush=True)
+    else:
+        missing = apply(settings, pipeline.region, dry_run=True).created
+        if missing:  # the worker would wait on them, then stop with DELIVERY_FAILED
+            raise ConfigError(
+                f"{len(missing)} contract topics are missing ({', '.join(missing[:3])}"
+                f"{', …' if len(missing) > 3 else ''}); run `xoev-hub topics apply`"
+            )
     metrics = HubMetrics(REGISTRY)
     metrics.set_build_info(settings.kafka_version if settings.embedded else "unknown")
     health = Health()

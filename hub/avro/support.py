@@ -18,7 +18,7 @@ from lxml import etree
 
 from hub.avro.catalog import EventCatalog, OfficialSet, qname
 from hub.avro.plan import Envelope
-from hub.errors import ConversionError, MessageError, ParseError, UnknownMessageError
+from hub.errors import ConversionError, HeaderError, MessageError, ParseError, UnknownMessageError
 from hub.schemas.protocols import PackageLike
 
 
@@ -101,7 +101,7 @@ def read_envelope_fields(root: etree._Element) -> tuple[str, str, str, tuple[str
         return header.message_id, header.created, header.author_key, tuple(header.reader_keys)
     head = _first(root, "nachrichtenkopf.g2g")
     if head is None:
-        raise MessageError("g2g header missing", code="HEADER_MISSING")
+        raise HeaderError("g2g header missing", code="HEADER_MISSING")
     ident = _first(head, "identifikation.nachricht")
     message_id = _text(_first(ident, "nachrichtenUUID") if ident is not None else None)
     created = _text(_first(ident, "erstellungszeitpunkt") if ident is not None else None)

@@ -1,9 +1,10 @@
 """``xoev-hub worker``: run the stream processor (the Faust ingest agent).
 
 Consumes every authority's inbound topic ``xoev.in.<authority>``, validates,
-routes and converts each message, and writes the outbound, audit and
-dead-letter topics. Creates missing contract topics first (``topics apply``)
-unless ``--no-apply-topics`` is given. Stop with Ctrl-C or SIGTERM; offsets of
+routes and converts each message, and writes the outbound, audit,
+dead-letter and schema topics. Creates missing contract topics first (``topics apply``)
+unless ``--no-apply-topics`` is given; then it refuses to start while one is
+missing (exit 2, the names in one line). Stop with Ctrl-C or SIGTERM; offsets of
 everything delivered are committed before it exits.
 """
 
@@ -14,7 +15,9 @@ import argparse
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--no-apply-topics", action="store_true", help="do not create missing contract topics"
+        "--no-apply-topics",
+        action="store_true",
+        help="do not create missing contract topics; refuse to start while one is missing",
     )
     parser.set_defaults(run=run)
 

@@ -11,6 +11,8 @@ For each event on ``xoev.in.<authority>``:
 4. Deliver: the original bytes to ``xoev.out.<reader>.xml``, the event to
    ``xoev.out.<reader>.avro`` (and the bytes to ``xoev.out.external`` for readers
    outside the region), one audit record to ``xoev.audit``; mark the id as seen.
+   The first event of each Avro schema in this process also writes the schema to
+   ``xoev.schemas`` (key: fingerprint).
 
 Any failure sends the original bytes to ``xoev.deadletter`` with stage, code,
 detail and the source coordinates; no message ever stops the agent.
@@ -249,8 +251,19 @@ class IngestFlow:
     async def send(
         self, topic: str, key: bytes, value: bytes, headers: Headers, partition: int | None = None
     ) -> Awaitable[Any]:
-        """Hand one record to the app's producer; the returned future resolves on the ack."""
-        return await self.app.producer.send(topic, key, value, partition, None, headers)
+        """Hand one record to the app's producer; the returned future resolves on the ack.
+
+        A send the producer refuses at once (a missing topic, no permission, a record
+        above ``max.request.size``) comes back as a failed future too: the message is
+        valid, so it is not dead-lettered; the event stays unacked and the worker stops
+        with DELIVERY_FAILED (see ``ack_when_sent``).
+        """
+        try:
+            return await self.app.producer.send(topic, key, value, partition, None, headers)
+        except Exception as exc:  # any refusal is a delivery failure (not cancellation)
+            failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return failed
 
     async def deliver(self, event: EventT[Any], accepted: Accepted, trace: Trace) -> Pending:
         inspected = accepted.inspected

@@ -211,7 +211,7 @@ def test_kafka_users_carry_exactly_the_acl_plan() -> None:
     assert bindings_of(users) == set(plan)
 
 
-def test_authorities_write_only_their_inbound_and_read_only_their_outbound() -> None:
+def test_authorities_write_only_their_inbound_and_read_only_their_outbound_and_schemas() -> None:
     ids = authority_ids()
     bindings = bindings_of(of_kind("KafkaUser"))
     names = TopicNames()
@@ -223,7 +223,9 @@ def test_authorities_write_only_their_inbound_and_read_only_their_outbound() -> 
             assert allowed(bindings, me, "TOPIC", topic, "WRITE") == (
                 topic == names.inbound(authority)
             )
-            assert allowed(bindings, me, "TOPIC", topic, "READ") == (topic in own_out)
+            # its own outbound, and the Avro writer schemas (no personal data)
+            readable = own_out | {names.schemas}
+            assert allowed(bindings, me, "TOPIC", topic, "READ") == (topic in readable)
     hub = "User:xoev-hub"
     for authority in ids:
         assert allowed(bindings, hub, "TOPIC", names.inbound(authority), "READ")

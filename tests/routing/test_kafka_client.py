@@ -47,3 +47,27 @@ def test_ssl_cafile_per_client() -> None:
     context = consumer_config(settings, client="aiokafka")["ssl_context"]
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_REQUIRED
+
+
+def test_the_schema_topic_and_the_worker_take_the_largest_schema_at_any_message_limit() -> None:
+    from hub.app import build_app
+    from hub.kafka_client import schema_topic_bytes
+    from hub.region import Region
+    from hub.settings import AVRO_SCHEMA_DIR
+    from hub.topics import TopicNames
+    from hub.topology import contract_topics
+
+    largest = max(p.stat().st_size for p in AVRO_SCHEMA_DIR.rglob("*.avsc"))
+    assert largest > 16 * 1024  # large enough to matter at a small message limit
+    settings = load_settings(max_message_bytes=1024)
+    (schemas,) = [
+        t for t in contract_topics(settings, Region.load(settings.region_file))
+        if t.name == TopicNames(settings.topic_prefix).schemas
+    ]
+    # the record (key, value, headers, batch overhead) fits with room to spare
+    assert int(schemas.configs["max.message.bytes"]) == schema_topic_bytes(settings)
+    assert schema_topic_bytes(settings) >= 4 * largest
+    app, _ = build_app(settings)
+    assert app.conf.producer_max_request_size == schema_topic_bytes(settings)
+    # batches still fit the other topics' limit
+    assert app.conf.producer_max_batch_size <= max_request_bytes(settings)

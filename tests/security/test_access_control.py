@@ -61,7 +61,7 @@ def world(secured_broker: SecuredBroker) -> Iterator[World]:
             for authority in (SOLINGEN, WUPPERTAL)
             for name in (topics.inbound(authority), topics.out_xml(authority),
                          topics.out_avro(authority))
-        ] + [topics.audit, topics.deadletter]
+        ] + [topics.audit, topics.deadletter, topics.schemas]
         admin.create_topics({n: {"num_partitions": 1, "replication_factor": 1} for n in names})
     finally:
         admin.close()
@@ -131,6 +131,11 @@ def test_the_flow_works_for_the_right_principals(world: World, plan_applied: obj
     ]
     ops = world.settings(OPS)
     assert _consume(ops, topics.deadletter, f"{p}{OPS}.dlq") == [b"dead"]
+    # the hub publishes Avro writer schemas; every authority may read them
+    _produce(hub, topics.schemas, b'{"type": "record"}')
+    assert _consume(solingen, topics.schemas, f"{p}{SOLINGEN}.schemas") == [
+        b'{"type": "record"}'
+    ]
 
 
 def test_solingen_cannot_write_wuppertals_inbound(world: World, plan_applied: object) -> None:

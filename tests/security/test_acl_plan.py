@@ -83,10 +83,13 @@ def test_each_authority_reads_only_its_own_outbound(
             for topic in (topics.out_xml(other), topics.out_avro(other)):
                 assert allowed(plan, user, "TOPIC", topic, "READ") is (me == other), (me, topic)
                 assert not allowed(plan, user, "TOPIC", topic, "WRITE")
-        for topic in (topics.audit, topics.deadletter, topics.external, topics.schemas):
+        for topic in (topics.audit, topics.deadletter, topics.external):
             assert not allowed(plan, user, "TOPIC", topic, "READ")
             assert not allowed(plan, user, "TOPIC", topic, "WRITE")
             assert not allowed(plan, user, "TOPIC", topic, "DESCRIBE")
+        # the writer schemas of its Avro events: read, never write
+        assert allowed(plan, user, "TOPIC", topics.schemas, "READ")
+        assert not allowed(plan, user, "TOPIC", topics.schemas, "WRITE")
 
 
 def test_authority_topic_rules_are_literal(plan: list[AclBinding]) -> None:

@@ -11,6 +11,7 @@ import fastavro
 import pytest
 
 from hub.audit import AUDIT_CODEC
+from hub.avro import fingerprint_of
 from hub.settings import Settings
 from hub.topics import TopicNames
 
@@ -102,7 +103,12 @@ def test_mixed_stream_exact_counts(
     fingerprints = {r.value[2:10].hex().encode() for r in events}  # type: ignore[attr-defined]
     schemas = drain(kafka_bootstrap, [names.schemas], keys={names.schemas: fingerprints},
                     timeout=60, settle=0)
-    by_key = {r.key: json.loads(r.value) for r in schemas.records[names.schemas]}  # type: ignore[attr-defined]
+    by_key: dict[bytes, dict[str, Any]] = {}
+    for schema_record in schemas.records[names.schemas]:
+        key, text = schema_record.key, schema_record.value  # type: ignore[attr-defined]
+        parsed = json.loads(text)
+        assert fingerprint_of(parsed).hex().encode() == key  # the key is the schema's own
+        assert by_key.setdefault(key, parsed) == parsed  # a repeat carries the same schema
     assert set(by_key) == fingerprints  # one per schema in use, nothing else
     for record in events:
         value = record.value  # type: ignore[attr-defined]
