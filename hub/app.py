@@ -10,7 +10,9 @@ only once the broker acknowledged all its outputs (``acks=all``; see
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -84,6 +86,9 @@ def build_app(
         broker=broker_urls(settings),
         broker_credentials=credentials(settings),
         store="memory://",
+        # Faust makes "<app id>-data/v1/tables" in the working directory by default; with
+        # the memory store nothing is kept there, so keep it out of the user's folder
+        datadir=str(Path(tempfile.gettempdir()) / "xoev-hub-faust" / settings.consumer_group),
         autodiscover=False,
         web_enabled=False,
         topic_partitions=settings.topic_partitions,

@@ -52,3 +52,4 @@ def test_demo_runs_shows_traffic_and_leaves_no_process(
     sent, delivered = int(final.group(1)), int(final.group(2))
     assert sent > 100 and delivered > 0
     assert not processes_with(f"HUB_TOPIC_PREFIX={topic_prefix}")
+    assert not list(REPO.glob(f"{topic_prefix}*-data")), "Faust data dir in the working folder"
