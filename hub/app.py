@@ -10,6 +10,7 @@ only once the broker acknowledged all its outputs (``acks=all``; see
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,6 +53,13 @@ def credentials(settings: Settings) -> Any:
     return context
 
 
+def faust_data_dir(settings: Settings) -> Path:
+    """Where Faust may keep files: per user in the temp dir (nothing lasting with the
+    memory store; a RocksDB store would need a lasting place instead)."""
+    user = getattr(os, "getuid", lambda: "user")()
+    return Path(tempfile.gettempdir()) / f"xoev-hub-faust-{user}" / settings.consumer_group
+
+
 class IdempotentProducer(AIOKafkaFaustProducer):
     """Faust's aiokafka producer with ``enable.idempotence`` on.
 
@@ -88,7 +96,7 @@ def build_app(
         store="memory://",
         # Faust makes "<app id>-data/v1/tables" in the working directory by default; with
         # the memory store nothing is kept there, so keep it out of the user's folder
-        datadir=str(Path(tempfile.gettempdir()) / "xoev-hub-faust" / settings.consumer_group),
+        datadir=str(faust_data_dir(settings)),
         autodiscover=False,
         web_enabled=False,
         topic_partitions=settings.topic_partitions,
