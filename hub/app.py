@@ -10,6 +10,7 @@ only once the broker acknowledged all its outputs (``acks=all``; see
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Mapping
@@ -57,7 +58,9 @@ def faust_data_dir(settings: Settings) -> Path:
     """Where Faust may keep files: per user in the temp dir (nothing lasting with the
     memory store; a RocksDB store would need a lasting place instead)."""
     user = getattr(os, "getuid", lambda: "user")()
-    return Path(tempfile.gettempdir()) / f"xoev-hub-faust-{user}" / settings.consumer_group
+    parent = Path(tempfile.gettempdir()) / f"xoev-hub-faust-{user}"
+    parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level itself
+    return parent / settings.consumer_group
 
 
 class IdempotentProducer(AIOKafkaFaustProducer):
@@ -69,12 +72,18 @@ class IdempotentProducer(AIOKafkaFaustProducer):
     and sequence number. The hub principal holds the IDEMPOTENT_WRITE ACL for this.
     """
 
+    # Faust's own log lines keep a faust.* logger name: the hub's log guard renders
+    # them (they name brokers, topics and offsets), unlike the hub.* lines
+    logger = logging.getLogger("faust.transport.drivers.aiokafka.hub")
+
     def _settings_extra(self) -> Mapping[str, Any]:
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
 
 class HubApp(faust.App):
     """A Faust app whose producer is :class:`IdempotentProducer`."""
+
+    logger = logging.getLogger("faust.app.hub")  # see IdempotentProducer.logger
 
     def _new_producer(self) -> ProducerT:
         return IdempotentProducer(self.transport, loop=self.loop, beacon=self.beacon)

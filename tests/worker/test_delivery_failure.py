@@ -85,8 +85,10 @@ def test_refused_output_stops_the_worker_and_the_message_is_delivered_later(
     assert sum(group_offsets.values()) <= 1, group_offsets
 
     # a new worker re-applies the contract topics (max.message.bytes repaired)
-    start_worker("second")
+    second = start_worker("second")
     out = drain(kafka_bootstrap, [refusing], total=2, timeout=120)
     delivered = {k.decode() for k in out.keys(refusing)}
-    assert set(ids) <= delivered, "the refused message is delivered after the restart"
+    assert set(ids) <= delivered, (
+        "the refused message is delivered after the restart\n" + second.log_text()[-6000:]
+    )
     assert set(warm_ids) <= delivered
