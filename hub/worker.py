@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
 import logging
+import signal
 import sys
 
 import faust
@@ -60,7 +62,13 @@ async def follow_assignment(
 
 
 def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
-    """Run until SIGINT/SIGTERM. Returns the process exit code."""
+    """Run until SIGINT/SIGTERM. Returns the process exit code.
+
+    ``kill -USR1 <pid>`` writes the stacks of all threads to stderr (the log), for
+    a worker that is alive but does not make progress.
+    """
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     from prometheus_client import REGISTRY
 
     from hub.app import build_app
