@@ -43,7 +43,6 @@ def test_refused_output_stops_the_worker_and_the_message_is_delivered_later(
     worker_settings: Settings,
     start_worker: Any,
     tmp_path: Path,
-    capsys: Any,
 ) -> None:
     names = TopicNames(worker_settings.topic_prefix)
     base = templates(worker_settings)
@@ -94,25 +93,19 @@ def test_refused_output_stops_the_worker_and_the_message_is_delivered_later(
     # a new worker re-applies the contract topics (max.message.bytes repaired)
     second = start_worker("second")
     every = {refusing: [i.encode() for i in ids + warm_ids]}
-    out = drain(kafka_bootstrap, [refusing], keys=every, timeout=90)
+    out = drain(kafka_bootstrap, [refusing], keys=every, timeout=120)
     delivered = {k.decode() for k in out.keys(refusing)}
     if not set(ids) <= delivered:
         # Seen twice in about 25 runs under load: the restarted worker joins the group,
-        # gets its partitions and processes nothing (cause not found yet; open in the
-        # notes). Keep its thread stacks for the diagnosis, then check that the message
-        # is still not lost: a third worker must deliver it.
+        # gets its partitions and processes nothing (cause not found yet, see
+        # docs/operations.md). Fail with its thread stacks, for the diagnosis.
         assert second.proc is not None
         os.kill(second.proc.pid, signal.SIGUSR1)
         time.sleep(2)
         stall = second.log_text()[-20000:]
         (tmp_path / "stall.txt").write_text(stall)
-        second.stop()
-        with capsys.disabled():
-            print(f"\nSTALL: the restarted worker delivered nothing in 90 s; stacks in "
-                  f"{tmp_path / 'stall.txt'}")
-        third = start_worker("third")
-        out = drain(kafka_bootstrap, [refusing], keys=every, timeout=120)
-        delivered = {k.decode() for k in out.keys(refusing)}
-        assert set(ids) <= delivered, third.log_text()[-6000:] + "\n--- second ---\n" + stall
-    assert set(ids) <= delivered, "the refused message is delivered after the restart"
+        raise AssertionError(
+            f"the restarted worker did not deliver the refused message in 120 s; its "
+            f"log with thread stacks: {tmp_path / 'stall.txt'}\n{stall[-8000:]}"
+        )
     assert set(warm_ids) <= delivered
