@@ -118,7 +118,9 @@ def build_app(
         # A batch must fit the contract topics' max.message.bytes (the message limit
         # plus overhead, see hub.kafka_client): a larger batch is refused whole
         # (MessageSizeTooLarge) with every record in it, when the limit is < 256 KiB.
-        producer_max_batch_size=min(256 * 1024, max_request_bytes(settings)),
+        # 1 MiB holds a few hundred XÖV messages (aiokafka's default 16 KiB holds one, and
+        # then one request per broker is in flight: round trips, not capacity).
+        producer_max_batch_size=min(1024 * 1024, max_request_bytes(settings)),
         # a single record may exceed the batch size: an Avro schema on xoev.schemas
         producer_max_request_size=schema_topic_bytes(settings),
         broker_commit_every=1000,
@@ -137,6 +139,9 @@ def build_app(
         TopicNames(settings.topic_prefix),
         sorted(region.authorities),
         metrics=metrics,
+        batch_max=settings.batch_max,
+        batch_wait=settings.batch_wait_ms / 1000,
+        dedupe_retention=settings.dedupe_retention_seconds,
     )
     app.agent(flow.inbound, name="hub.ingest")(flow.run)
     return app, flow

@@ -13,12 +13,13 @@
         ├── HeaderError            no g2g header, or a required field of it missing
         ├── AuthorMismatchError    author key does not belong to the sending authority
         ├── MisaddressedError      reader key missing, malformed or unroutable
-        └── ConversionError        content that the Avro plan cannot represent
+        ├── ConversionError        content that the Avro plan cannot represent
+        └── DuplicateIdConflict    a remembered (author, nachrichtenUUID), another payload
 
 Every ``MessageError`` carries a stable machine-readable ``code`` (used as the
 ``xoev-error-code`` header and metric label) and a ``stage`` (``parse``,
-``identify``, ``validate``, ``header``, ``authorize``, ``convert``, ``route``,
-``deliver``; ``internal`` for the unexpected). Details never contain personal
+``identify``, ``validate``, ``header``, ``authorize``, ``dedupe``, ``convert``,
+``route``, ``deliver``; ``internal`` for the unexpected). Details never contain personal
 data: ids, codes and keys only.
 """
 
@@ -118,6 +119,13 @@ class ConversionError(MessageError):
 
     stage = "convert"
     default_code = "CONVERSION_FAILED"
+
+
+class DuplicateIdConflict(MessageError):
+    """A remembered (author, nachrichtenUUID) arrived again with another payload."""
+
+    stage = "dedupe"
+    default_code = "DUPLICATE_ID_CONFLICT"
 
 
 class DuplicateMessage(HubError):

@@ -65,6 +65,21 @@ class Settings(BaseSettings):
         description="How often the worker commits offsets. Outputs are published and "
         "acknowledged before each commit, so this bounds the added end-to-end latency.",
     )
+    batch_max: int = Field(
+        default=500, ge=1, le=10000,
+        description="The worker takes up to this many inbound events as one batch.",
+    )
+    batch_wait_ms: int = Field(
+        default=5, ge=1, le=1000,
+        description="How long the worker waits to fill a batch before it processes what "
+        "it has (bounds the latency added at low rates).",
+    )
+    dedupe_retention: str = Field(
+        default="30d",
+        pattern=r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$",
+        description="How long (author, nachrichtenUUID) pairs are remembered for "
+        "deduplication, e.g. 30d, 12h, 90s (decision 0006).",
+    )
     topic_prefix: str = Field(
         default="",
         pattern=r"^[A-Za-z0-9._-]*$",
@@ -102,6 +117,10 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def dedupe_retention_seconds(self) -> float:
+        return duration_seconds(self.dedupe_retention)
+
+    @property
     def embedded(self) -> bool:
         """True when the hub runs its own broker (no external cluster named)."""
         return not self.bootstrap_servers
@@ -116,6 +135,18 @@ class Settings(BaseSettings):
         if self.kafka_data_dir is not None:
             return self.kafka_data_dir
         return _xdg("XDG_STATE_HOME", ".local/state") / "xoev-hub" / f"kafka-{self.kafka_port}"
+
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def duration_seconds(text: str) -> float:
+    """``30d``, ``12h``, ``90s``, ``500ms`` or a bare number of seconds, in seconds."""
+    value = text.strip()
+    for unit in sorted(_UNITS, key=len, reverse=True):
+        if value.endswith(unit):
+            return float(value[: -len(unit)].strip()) * _UNITS[unit]
+    return float(value)
 
 
 def load_settings(**overrides: object) -> Settings:

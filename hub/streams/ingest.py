@@ -1,54 +1,61 @@
 """The ingest flow: every inbound XÖV message is delivered, dead-lettered or counted
 as a duplicate — nothing else.
 
-For each event on ``xoev.in.<authority>``:
+The agent takes events in batches (``noack_take``: up to ``HUB_BATCH_MAX`` events,
+or what arrived within ``HUB_BATCH_WAIT_MS``) and runs each event of a batch
+through a tight, synchronous loop:
 
 1. ``Pipeline.inspect``: parse (hardened) → identify → validate (XSD) → read the
-   g2g header → the author key must belong to the authority of the inbound topic.
-2. Deduplicate on nachrichtenUUID in the changelog-backed table ``dedupe``.
+   header → the author key must belong to the authority of the inbound topic.
+2. Deduplicate on (author DVDV key, nachrichtenUUID) in the changelog-backed table
+   ``dedupe`` (:mod:`hub.streams.dedupe`): a replay of the same record is delivered
+   again, the same payload again is a counted duplicate, a different payload under
+   a remembered id is dead-lettered as ``DUPLICATE_ID_CONFLICT``.
 3. ``Pipeline.finish``: route (a misaddressed message is not converted) → convert
    to the Avro event.
-4. Deliver: the original bytes to ``xoev.out.<reader>.xml``, the event to
+4. Outputs: the original bytes to ``xoev.out.<reader>.xml``, the event to
    ``xoev.out.<reader>.avro`` (and the bytes to ``xoev.out.external`` for readers
-   outside the region), one audit record to ``xoev.audit``; mark the id as seen.
-   The first event of each Avro schema in this process also writes the schema to
-   ``xoev.schemas`` (key: fingerprint).
+   outside the region), one audit record to ``xoev.audit``. The first event of each
+   Avro schema in this process also writes the schema to ``xoev.schemas``.
 
 Any failure sends the original bytes to ``xoev.deadletter`` with stage, code,
 detail and the source coordinates; no message ever stops the agent.
 
-Delivery guarantee (at-least-once, idempotent by key = nachrichtenUUID): the
-outputs go straight to the app's producer (batched by aiokafka, no Faust
-per-send bookkeeping) and the stream does not ack an event itself — the event is
-acked when the broker has acknowledged every output of it (``acks=all``). Faust
-commits only acked offsets, contiguously, so a committed offset never covers an
-undelivered message. An output the producer could not deliver stops the worker
-(the event stays unacked, so the next worker delivers it again).
-
-The dedupe table remembers where it first saw an id (topic:partition:offset). The
-same record seen again — processed, but its offset not committed before a crash
-or a rebalance — is delivered again, not counted as a duplicate: its outputs may
-have been lost with the crash even though the table's changelog write survived.
+Delivery guarantee (at-least-once, idempotent by key = nachrichtenUUID; decision
+0004): every output of the batch is handed to the app's producer without awaiting
+its acknowledgement (aiokafka batches them, ``acks=all``, idempotent). When the
+broker has acknowledged all of them, the batch is settled in one step. Events are
+acked to Faust only through :class:`hub.streams.sequencer.AckSequencer`, strictly
+in offset order per partition, because faust-streaming 0.15.3 commits past a hole
+in the acked offsets. An output the producer could not deliver stops the worker;
+its event and every later event of its partition stay unacked, so the next worker
+delivers them again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
+import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any
 
 import faust
+from faust.streams import _current_event  # the context Faust tables read (see _in_event)
 from faust.types import EventT, StreamT
 
 from hub.audit import AUDIT_CODEC
 from hub.avro import dumps_schema
-from hub.errors import MessageError
+from hub.errors import DuplicateIdConflict, MessageError
 from hub.metrics import EXTERNAL, HubMetrics
-from hub.pipeline import Accepted, Pipeline, classify
+from hub.pipeline import Accepted, Inspected, Pipeline, classify
+from hub.streams.dedupe import Dedupe, Verdict, dedupe_key
+from hub.streams.sequencer import AckSequencer, Ticket
 from hub.topics import (
     H_AUTHOR,
     H_ERROR_CODE,
@@ -69,7 +76,6 @@ from hub.topics import (
 log = logging.getLogger("hub.ingest")
 
 Headers = list[tuple[str, bytes]]
-Pending = list[Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,26 @@ def header_map(headers: Any) -> dict[str, bytes]:
     return {str(k): bytes(v or b"") for k, v in headers}
 
 
+@dataclass(frozen=True)
+class Output:
+    """One record to produce."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: Headers
+    partition: int | None = None
+
+
+@dataclass
+class Batch:
+    """The events of one take and the producer futures of all their outputs."""
+
+    tickets: list[Ticket[EventT[Any]]] = field(default_factory=list)
+    futures: list[tuple[asyncio.Future[Any], EventT[Any]]] = field(default_factory=list)
+    remaining: int = 0
+
+
 class IngestFlow:
     """The agent body, separated from Faust wiring so it reads top to bottom."""
 
@@ -110,77 +136,132 @@ class IngestFlow:
         names: TopicNames,
         authority_ids: Sequence[str],
         metrics: HubMetrics,
+        *,
+        batch_max: int = 500,
+        batch_wait: float = 0.005,
+        dedupe_retention: float = 30 * 86400,
+        max_in_flight: int = 4000,
     ) -> None:
         self.app = app
         self.pipeline = pipeline
         self.names = names
         self.metrics = metrics
+        self.batch_max = batch_max
+        self.batch_wait = batch_wait
+        self.max_in_flight = max_in_flight
         self.partitions: int = app.conf.topic_partitions
         self.tasks: set[asyncio.Future[Any]] = set()  # acks and crash reports in flight
         self.crashing = False  # an output failed: the worker is being stopped
+        self.sequencer: AckSequencer[EventT[Any]] = AckSequencer()
+        self.room = asyncio.Event()  # set while fewer than max_in_flight are unsettled
+        self.room.set()
         raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
         self.inbound = app.topic(*[names.inbound(a) for a in authority_ids], **raw)
         # outputs go to the producer directly (see ``send``): topic names suffice
         self.out_xml = {a: names.out_xml(a) for a in authority_ids}
         self.out_avro = {a: names.out_avro(a) for a in authority_ids}
-        self.external = names.external
-        self.deadletter = names.deadletter
-        self.audit = names.audit
-        self.schemas = names.schemas
         self.schemas_sent: set[bytes] = set()  # fingerprints published by this process
-        self.seen = app.Table(
+        self.table = app.Table(
             "dedupe",
             default=None,
             key_type=bytes,
             value_type=bytes,
             partitions=app.conf.topic_partitions,
-            help="nachrichtenUUIDs already delivered (value: topic:partition:offset|when).",
+            help="(author, nachrichtenUUID) already delivered: sha256|topic:partition:offset|t",
+            # the changelog forgets what the hub forgets (compacted, and deleted
+            # after the retention window), so a restart replays at most that much
+            extra_topic_configs={
+                "cleanup.policy": "compact,delete",
+                "retention.ms": str(int(dedupe_retention * 1000)),
+            },
         )
+        self.dedupe = Dedupe(self.table, dedupe_retention, time.time)
+
+    # -- the agent ----------------------------------------------------------------
 
     async def run(self, stream: StreamT[Any]) -> AsyncIterator[None]:
-        # events are acked once their outputs are acknowledged (StreamT lacks noack)
-        manual: StreamT[Any] = stream.noack()  # type: ignore[attr-defined]
-        async for event in manual.events():
-            try:
-                pending = await self.handle(event)
-            except Exception as exc:  # the agent must survive anything
-                # the exception text may quote message content: log its type only
-                log.error(
-                    "unexpected error, dead-lettering",
-                    extra={"code": "INTERNAL_ERROR", "reason": type(exc).__name__},
+        """Take batches, process each in one pass, settle it when its outputs are acked."""
+        take = stream.noack_take(self.batch_max, within=self.batch_wait)  # type: ignore[attr-defined]
+        async for events in take:
+            await self.room.wait()  # flow control: bounded unsettled events
+            batch = Batch()
+            for event in events:
+                batch.tickets.append(
+                    self.sequencer.track(event.message.tp, event.message.offset, event)
                 )
-                pending = await self.dead_letter(event, exc)
-            self.ack_when_sent(manual, event, pending)
+                for output in self.process(event):
+                    batch.futures.append((await self.send_output(output), event))
+            self.settle_when_sent(stream, batch)
             yield None
 
-    def ack_when_sent(self, stream: StreamT[Any], event: EventT[Any], pending: Pending) -> None:
-        """Ack ``event`` (make its offset committable) once all its outputs are acknowledged."""
-        if not pending:
-            self.spawn(stream.ack(event))
+    def process(self, event: EventT[Any]) -> list[Output]:
+        """The outputs of one event: its deliveries, a dead letter, or none (duplicate)."""
+        token = _current_event.set(weakref.ref(event))  # table writes use its partition
+        try:
+            return self.handle(event)
+        except Exception as exc:  # the agent must survive anything
+            # the exception text may quote message content: log its type only
+            log.error(
+                "unexpected error, dead-lettering",
+                extra={"code": "INTERNAL_ERROR", "reason": type(exc).__name__},
+            )
+            return self.dead_letter(event, exc)
+        finally:
+            _current_event.reset(token)
+
+    def settle_when_sent(self, stream: StreamT[Any], batch: Batch) -> None:
+        """Ack the batch's events (in offset order) once all its outputs are acknowledged."""
+        if self.sequencer.pending >= self.max_in_flight:
+            self.room.clear()
+        batch.remaining = len(batch.futures)
+        if not batch.futures:
+            self.settle(stream, batch)
             return
-        sent = asyncio.gather(*pending)
 
-        def settle(done: asyncio.Future[Any]) -> None:
+        def one_done(done: asyncio.Future[Any]) -> None:
             if done.cancelled() or done.exception() is not None:
-                reason = "cancelled" if done.cancelled() else type(done.exception()).__name__
-                message = event.message
-                # hub log lines are not %-formatted (privacy guard): the reason is a field
-                log.error(
-                    "an output was not acknowledged; stopping, the message stays unacked",
-                    extra={
-                        "code": "DELIVERY_FAILED",
-                        "reason": reason,
-                        "offset": f"{message.topic}:{message.partition}:{message.offset}",
-                    },
-                )
-                if not self.crashing:
-                    self.crashing = True
-                    failure = RuntimeError(f"an output was not acknowledged: {reason}")
-                    self.spawn(self.app.crash(failure))
+                self.delivery_failed(batch, done)
                 return
-            self.spawn(stream.ack(event))
+            batch.remaining -= 1
+            if batch.remaining == 0:
+                self.settle(stream, batch)
 
-        sent.add_done_callback(settle)
+        for future, _event in batch.futures:
+            future.add_done_callback(one_done)
+
+    def settle(self, stream: StreamT[Any], batch: Batch) -> None:
+        released: list[EventT[Any]] = []
+        for ticket in batch.tickets:
+            released.extend(self.sequencer.settle(ticket))
+        if released:
+            self.spawn(self.ack_all(stream, released))
+        if self.sequencer.pending < self.max_in_flight:
+            self.room.set()
+
+    @staticmethod
+    async def ack_all(stream: StreamT[Any], events: list[EventT[Any]]) -> None:
+        for event in events:
+            await stream.ack(event)
+
+    def delivery_failed(self, batch: Batch, done: asyncio.Future[Any]) -> None:
+        if batch.remaining < 0:
+            return  # this batch already reported its failure
+        batch.remaining = -1
+        reason = "cancelled" if done.cancelled() else type(done.exception()).__name__
+        message = next(e for f, e in batch.futures if f is done).message
+        # hub log lines are not %-formatted (privacy guard): the reason is a field
+        log.error(
+            "an output was not acknowledged; stopping, the message stays unacked",
+            extra={
+                "code": "DELIVERY_FAILED",
+                "reason": reason,
+                "offset": f"{message.topic}:{message.partition}:{message.offset}",
+            },
+        )
+        if not self.crashing:
+            self.crashing = True
+            failure = RuntimeError(f"an output was not acknowledged: {reason}")
+            self.spawn(self.app.crash(failure))
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run ``work`` as a task that is referenced until it ends."""
@@ -188,13 +269,13 @@ class IngestFlow:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def handle(self, event: EventT[Any]) -> Pending:
-        """Process one inbound event; return the producer futures of its outputs."""
+    # -- one event ----------------------------------------------------------------
+
+    def handle(self, event: EventT[Any]) -> list[Output]:
+        """Process one inbound event; return its outputs (none for a duplicate)."""
         message = event.message
         raw: bytes = event.value if isinstance(event.value, bytes) else b""
         source = self.names.authority_of_inbound(message.topic) or "unknown"
-        headers = header_map(event.headers)
-        trace = Trace.from_headers(headers)
         started = perf_counter()
         self.metrics.observe_received(source, len(raw))
         if message.timestamp:
@@ -202,70 +283,64 @@ class IngestFlow:
         try:
             inspected = self.pipeline.inspect(raw, source)
         except MessageError as exc:
-            return await self.dead_letter(event, exc)
-        message_id = inspected.header.message_id
+            return self.dead_letter(event, exc)
+        header = inspected.header
         here = f"{message.topic}:{message.partition}:{message.offset}"
-        first_seen = self.seen.get(message_id.encode())
-        if first_seen is not None and first_seen.split(b"|", 1)[0] != here.encode():
+        key = dedupe_key(header.author_key, header.message_id)
+        sha256 = hashlib.sha256(raw).hexdigest()
+        verdict, _entry = self.dedupe.check(key, sha256, here)
+        if verdict is Verdict.DUPLICATE:
             self.metrics.observe_duplicate(source)
-            log.info(
+            log.debug(
                 "duplicate",
-                extra={"event": "duplicate", "message_id": message_id, "source": source},
+                extra={"event": "duplicate", "message_id": header.message_id, "source": source},
             )
             return []
+        if verdict is Verdict.CONFLICT:
+            return self.dead_letter(event, DuplicateIdConflict(
+                f"nachrichtenUUID {header.message_id} of {header.author_key} was delivered "
+                "before with another payload"
+            ))
+        trace = Trace.from_headers(header_map(event.headers))
         try:
             accepted = self.pipeline.finish(inspected, trace_id=trace.trace_id)
         except MessageError as exc:
-            return await self.dead_letter(event, exc)
-        delivering = perf_counter()
-        pending = await self.deliver(event, accepted, trace)
-        if first_seen is None:
-            self.seen[message_id.encode()] = f"{here}|{accepted.received}".encode()
-        done = perf_counter()
+            return self.dead_letter(event, exc)
+        if verdict is Verdict.NEW:
+            self.dedupe.remember(key, sha256, here)
+        outputs = self.outputs(event, accepted, trace)
+        self.observe(inspected, accepted, started, replay=verdict is Verdict.REPLAY)
+        return outputs
+
+    def observe(
+        self, inspected: Inspected, accepted: Accepted, started: float, *, replay: bool
+    ) -> None:
         for stage, seconds in inspected.timings.items():
             self.metrics.observe_stage(stage, seconds)
-        self.metrics.observe_stage("deliver", done - delivering)
-        self.metrics.observe_stage("total", done - started)
+        self.metrics.observe_stage("total", perf_counter() - started)
         destinations = list(accepted.route.recipients)
         if accepted.route.external:
             destinations.append(EXTERNAL)
         self.metrics.observe_delivery(
-            source=source,
+            source=inspected.source,
             destinations=destinations,
             standard=inspected.package.standard,
             message_type=inspected.message.code,
             created=inspected.header.created,
         )
-        log.info(
-            "redelivered" if first_seen is not None else "delivered",
-            extra={
-                "event": "delivered",
-                "message_id": message_id,
-                "source": source,
-                "destination": ",".join(destinations),
-                "code": inspected.message.code,
-            },
-        )
-        return pending
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "redelivered" if replay else "delivered",
+                extra={
+                    "event": "delivered",
+                    "message_id": inspected.header.message_id,
+                    "source": inspected.source,
+                    "destination": ",".join(destinations),
+                    "code": inspected.message.code,
+                },
+            )
 
-    async def send(
-        self, topic: str, key: bytes, value: bytes, headers: Headers, partition: int | None = None
-    ) -> Awaitable[Any]:
-        """Hand one record to the app's producer; the returned future resolves on the ack.
-
-        A send the producer refuses at once (a missing topic, no permission, a record
-        above ``max.request.size``) comes back as a failed future too: the message is
-        valid, so it is not dead-lettered; the event stays unacked and the worker stops
-        with DELIVERY_FAILED (see ``ack_when_sent``).
-        """
-        try:
-            return await self.app.producer.send(topic, key, value, partition, None, headers)
-        except Exception as exc:  # any refusal is a delivery failure (not cancellation)
-            failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            failed.set_exception(exc)
-            return failed
-
-    async def deliver(self, event: EventT[Any], accepted: Accepted, trace: Trace) -> Pending:
+    def outputs(self, event: EventT[Any], accepted: Accepted, trace: Trace) -> list[Output]:
         inspected = accepted.inspected
         header = inspected.header
         key = header.message_id.encode()
@@ -283,23 +358,19 @@ class IngestFlow:
         # have the same partition count (topics apply); otherwise the key decides.
         message = event.message
         partition = message.partition if message.partition < self.partitions else None
-        pending: Pending = []
+        out: list[Output] = []
         fingerprint = accepted.plan.fingerprint
         if accepted.route.recipients and fingerprint not in self.schemas_sent:
             # the event's schema, keyed by fingerprint, with the first event using it
             # (the offset is committed only when this record is acknowledged too)
             self.schemas_sent.add(fingerprint)
             schema = dumps_schema(accepted.plan.schema).encode()
-            pending.append(await self.send(self.schemas, fingerprint.hex().encode(), schema, []))
+            out.append(Output(self.names.schemas, fingerprint.hex().encode(), schema, []))
         for recipient in accepted.route.recipients:
-            pending.append(
-                await self.send(self.out_xml[recipient], key, inspected.raw, base, partition)
-            )
-            pending.append(
-                await self.send(self.out_avro[recipient], key, accepted.event, base, partition)
-            )
+            out.append(Output(self.out_xml[recipient], key, inspected.raw, base, partition))
+            out.append(Output(self.out_avro[recipient], key, accepted.event, base, partition))
         if accepted.route.external:
-            pending.append(await self.send(self.external, key, inspected.raw, base, partition))
+            out.append(Output(self.names.external, key, inspected.raw, base, partition))
         record = {
             "message_id": header.message_id,
             "standard": inspected.package.standard,
@@ -319,10 +390,10 @@ class IngestFlow:
             "source_offset": message.offset,
             "trace_id": trace.trace_id,
         }
-        pending.append(await self.send(self.audit, key, AUDIT_CODEC.encode(record), base))
-        return pending
+        out.append(Output(self.names.audit, key, AUDIT_CODEC.encode(record), base))
+        return out
 
-    async def dead_letter(self, event: EventT[Any], exc: BaseException) -> Pending:
+    def dead_letter(self, event: EventT[Any], exc: BaseException) -> list[Output]:
         message = event.message
         stage, code, detail = classify(exc)
         raw = event.value if isinstance(event.value, bytes) else b""
@@ -339,7 +410,6 @@ class IngestFlow:
         if H_TRACEPARENT in original:
             headers.append((H_TRACEPARENT, original[H_TRACEPARENT]))
         key = f"{message.topic}:{message.partition}:{message.offset}".encode()
-        pending = [await self.send(self.deadletter, key, raw, headers)]
         self.metrics.observe_deadletter(source=source, stage=stage, code=code)
         # the detail may quote message content: it goes to the dead-letter headers only
         log.info(
@@ -352,4 +422,31 @@ class IngestFlow:
                 "offset": f"{message.topic}:{message.partition}:{message.offset}",
             },
         )
-        return pending
+        return [Output(self.names.deadletter, key, raw, headers)]
+
+    # -- the producer -------------------------------------------------------------
+
+    async def send_output(self, output: Output) -> asyncio.Future[Any]:
+        return await self.send(
+            output.topic, output.key, output.value, output.headers, output.partition
+        )
+
+    async def send(
+        self, topic: str, key: bytes, value: bytes, headers: Headers, partition: int | None = None
+    ) -> asyncio.Future[Any]:
+        """Hand one record to the app's producer; the returned future resolves on the ack.
+
+        A send the producer refuses at once (a missing topic, no permission, a record
+        above ``max.request.size``) comes back as a failed future too: the message is
+        valid, so it is not dead-lettered; the event stays unacked and the worker stops
+        with DELIVERY_FAILED (see ``delivery_failed``).
+        """
+        try:
+            future: Awaitable[Any] = await self.app.producer.send(
+                topic, key, value, partition, None, headers
+            )
+            return asyncio.ensure_future(future)
+        except Exception as exc:  # any refusal is a delivery failure (not cancellation)
+            failed: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return failed

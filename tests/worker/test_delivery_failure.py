@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,94 @@ def test_refused_output_stops_the_worker_and_the_message_is_delivered_later(
             f"log with thread stacks: {tmp_path / 'stall.txt'}\n{stall[-8000:]}"
         )
     assert set(warm_ids) <= delivered
+
+
+def test_a_failed_output_is_never_committed_past_by_later_messages(
+    kafka_bootstrap: str,
+    worker_settings: Settings,
+    start_worker: Any,
+) -> None:
+    """Message N's output is refused while N+1 … N+k (other recipient, same inbound
+    partition) are delivered. The worker must not commit past N: faust-streaming
+    0.15.3 commits past a hole in the acked offsets (its issue 606), so the hub
+    acks strictly in offset order. After a restart N is delivered."""
+    from kafka import KafkaProducer
+
+    from hub.region import Region
+    from hub.samples import generate
+    from hub.schemas import SchemaRegistry
+
+    from .conftest import find
+    from .test_resilience import UUID_RE
+
+    names = TopicNames(worker_settings.topic_prefix)
+    region = Region.load(worker_settings.region_file)
+    registry = SchemaRegistry.from_settings(worker_settings)
+    package, message = find(registry, "XMeld", "0201")
+    author = "remscheid.meldebehoerde"
+    inbound = names.inbound(author)
+    refusing = names.out_xml("solingen.meldebehoerde")
+    accepting = names.out_xml("wuppertal.meldebehoerde")
+
+    def make(reader: str, seed: int) -> tuple[str, bytes]:
+        payload = generate(
+            package, message, seed=seed,
+            author_key=region.authorities[author].dvdv_key,
+            reader_key=region.authorities[reader].dvdv_key,
+        )
+        new_id = str(uuid.uuid4())
+        copy, replaced = UUID_RE.subn(rb"\g<1>" + new_id.encode() + rb"\g<2>", payload, count=1)
+        assert replaced == 1
+        return new_id, copy
+
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all", linger_ms=5)
+
+    def send_all(messages: list[tuple[str, bytes]]) -> None:
+        futures = [producer.send(inbound, key=i.encode(), value=v, partition=0)
+                   for i, v in messages]
+        producer.flush()
+        for future in futures:
+            future.get(timeout=30)
+
+    worker = start_worker()
+    warm = [make("wuppertal.meldebehoerde", 1)]
+    send_all(warm)  # offset 0: delivered and committed
+    assert drain(kafka_bootstrap, [names.audit], total=1, timeout=120, settle=0).count(
+        names.audit
+    ) == 1, worker.log_text()[-2000:]
+    deadline = time.monotonic() + 30
+    while committed(kafka_bootstrap, worker_settings.consumer_group, inbound).get(0) != 1:
+        assert time.monotonic() < deadline, "the warm-up offset was not committed"
+        time.sleep(0.2)
+
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        admin.alter_configs([ConfigResource(
+            ConfigResourceType.TOPIC, refusing, configs={"max.message.bytes": "512"})])
+        deadline = time.monotonic() + 30
+        while admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, refusing)], config_filter="all"
+        )["topic"][refusing]["max.message.bytes"]["value"] != "512":
+            assert time.monotonic() < deadline, "the broker did not apply max.message.bytes"
+            time.sleep(0.2)
+    finally:
+        admin.close()
+
+    failing = make("solingen.meldebehoerde", 2)  # offset 1: its XML output is refused
+    later = [make("wuppertal.meldebehoerde", 10 + i) for i in range(20)]  # offsets 2..21
+    send_all([failing, *later])
+    producer.close()
+
+    deadline = time.monotonic() + 90
+    while worker.alive() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not worker.alive(), "the worker must stop when an output is refused"
+    assert '"code":"DELIVERY_FAILED"' in worker.log_text()
+    offsets = committed(kafka_bootstrap, worker_settings.consumer_group, inbound)
+    assert offsets.get(0, 0) <= 1, f"committed past the undelivered offset 1: {offsets}"
+
+    second = start_worker("second")
+    want = {refusing: [failing[0].encode()], accepting: [i.encode() for i, _ in later]}
+    out = drain(kafka_bootstrap, [refusing, accepting], keys=want, timeout=120)
+    assert failing[0].encode() in out.keys(refusing), second.log_text()[-4000:]
+    assert {i for i, _ in later} <= {k.decode() for k in out.keys(accepting)}
