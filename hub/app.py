@@ -144,4 +144,5 @@ def build_app(
         dedupe_retention=settings.dedupe_retention_seconds,
     )
     app.agent(flow.inbound, name="hub.ingest")(flow.run)
+    app.timer(flow.sweep_interval, name="hub.dedupe.sweep")(flow.sweep)
     return app, flow

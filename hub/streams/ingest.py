@@ -106,6 +106,15 @@ def header_map(headers: Any) -> dict[str, bytes]:
     return {str(k): bytes(v or b"") for k, v in headers}
 
 
+def partition_of(raw: bytes | None) -> int | None:
+    """The source partition named in a table value (``…|topic:partition:offset|…``)."""
+    for part in (raw or b"").split(b"|"):
+        pieces = part.rsplit(b":", 2)
+        if len(pieces) == 3 and pieces[1].isdigit() and pieces[2].isdigit():
+            return int(pieces[1])
+    return None
+
+
 @dataclass(frozen=True)
 class Output:
     """One record to produce."""
@@ -176,6 +185,8 @@ class IngestFlow:
             },
         )
         self.dedupe = Dedupe(self.table, dedupe_retention, time.time)
+        #: how often expired ids are dropped from memory and the changelog
+        self.sweep_interval = min(max(dedupe_retention / 10, 1.0), 600.0)
 
     # -- the agent ----------------------------------------------------------------
 
@@ -268,6 +279,23 @@ class IngestFlow:
         task = asyncio.ensure_future(work)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def sweep(self) -> int:
+        """Forget ids past the retention window: locally, and with a tombstone in the
+        changelog for the partitions this worker owns. Returns how many were dropped."""
+        data = self.table.data
+        owned = {tp.partition for tp in self.app.assignor.assigned_actives()}
+        expired = self.dedupe.expired(list(data.items()))
+        for n, key in enumerate(expired, 1):
+            partition = partition_of(data.get(key))
+            data.pop(key, None)
+            if partition in owned:
+                self.table.send_changelog(partition, key, None, value_serializer="raw")
+            if n % 5000 == 0:
+                await asyncio.sleep(0)  # keep the loop responsive on a large sweep
+        if expired:
+            log.info("dedupe sweep", extra={"event": "dedupe_sweep", "count": len(expired)})
+        return len(expired)
 
     # -- one event ----------------------------------------------------------------
 

@@ -72,3 +72,9 @@ def test_dedupe_is_per_author_checks_the_payload_and_forgets_after_the_window(
     time.sleep(max(0.0, 21 - (time.monotonic() - started)))  # past the window
     produce(kafka_bootstrap, [conflicting])
     assert audits(3) == 3, "after the retention window the id is new again"
+
+    # the periodic sweep drops expired ids from memory and the changelog
+    deadline = time.monotonic() + 60
+    while '"event":"dedupe_sweep"' not in worker.log_text():
+        assert time.monotonic() < deadline, worker.log_text()[-3000:]
+        time.sleep(0.5)
