@@ -55,8 +55,8 @@ def credentials(settings: Settings) -> Any:
 
 
 def faust_data_dir(settings: Settings) -> Path:
-    """Where Faust may keep files: per user in the temp dir (nothing lasting with the
-    memory store; a RocksDB store would need a lasting place instead)."""
+    """A throw-away Faust folder, per user in the temp dir, for an app that is built
+    but not run as a worker (tools, tests); a worker passes its state slot instead."""
     user = getattr(os, "getuid", lambda: "user")()
     parent = Path(tempfile.gettempdir()) / f"xoev-hub-faust-{user}"
     parent.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level itself
@@ -93,8 +93,13 @@ def build_app(
     settings: Settings,
     pipeline: Pipeline | None = None,
     metrics: HubMetrics | None = None,
+    datadir: Path | None = None,
 ) -> tuple[faust.App, IngestFlow]:
-    """The Faust app and its ingest flow (pipeline and metrics made if not given)."""
+    """The Faust app and its ingest flow (pipeline and metrics made if not given).
+
+    ``datadir`` holds the tables' RocksDB state: a worker passes its locked state
+    slot (:mod:`hub.streams.state`).
+    """
     pipeline = pipeline or Pipeline.from_settings(settings)
     metrics = metrics or HubMetrics()
     region: Region = pipeline.region
@@ -102,10 +107,10 @@ def build_app(
         settings.consumer_group,
         broker=broker_urls(settings),
         broker_credentials=credentials(settings),
-        store="memory://",
-        # Faust makes "<app id>-data/v1/tables" in the working directory by default; with
-        # the memory store nothing is kept there, so keep it out of the user's folder
-        datadir=str(faust_data_dir(settings)),
+        # RocksDB (rocksdict): a restart recovers from the changelog only what the
+        # local state lacks (decision 0006)
+        store="rocksdb://",
+        datadir=str(datadir or faust_data_dir(settings)),
         autodiscover=False,
         web_enabled=False,
         topic_partitions=settings.topic_partitions,

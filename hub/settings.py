@@ -99,6 +99,12 @@ class Settings(BaseSettings):
         description="Installed XÖV schema packages (bundled ones are always available).",
     )
 
+    state_dir: Path = Field(
+        default_factory=lambda: _xdg("XDG_STATE_HOME", ".local/state") / "xoev-hub" / "worker",
+        description="Local table state of workers (RocksDB), one locked slot folder per "
+        "process under <cluster id>/<consumer group>/.",
+    )
+
     # --- Limits ------------------------------------------------------------
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_xml_depth: int = Field(default=256, ge=8)

@@ -92,7 +92,11 @@ def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
     metrics = HubMetrics(REGISTRY)
     metrics.set_build_info(settings.kafka_version if settings.embedded else "unknown")
     health = Health()
-    app, _flow = build_app(settings, pipeline, metrics)
+    from hub.streams.state import cluster_id, take_slot
+
+    slot = take_slot(settings.state_dir, cluster_id(settings), settings.consumer_group)
+    print(f"xoev-hub worker: table state in {slot.path}", file=sys.stderr, flush=True)
+    app, _flow = build_app(settings, pipeline, metrics, datadir=slot.path)
     names = TopicNames(settings.topic_prefix)
     inbound = {names.inbound(a) for a in pipeline.region.authorities}
 

@@ -285,7 +285,7 @@ class IngestFlow:
         changelog for the partitions this worker owns. Returns how many were dropped."""
         data = self.table.data
         owned = {tp.partition for tp in self.app.assignor.assigned_actives()}
-        expired = self.dedupe.expired(list(data.items()))
+        expired = self.dedupe.expired(data.items())  # streams the store; keys only kept
         for n, key in enumerate(expired, 1):
             partition = partition_of(data.get(key))
             data.pop(key, None)

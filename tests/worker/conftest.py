@@ -205,7 +205,8 @@ def start_worker(worker_env: dict[str, str], tmp_path: Path) -> Iterator[object]
     started: list[WorkerProcess] = []
 
     def start(name: str = "worker", **env: str) -> WorkerProcess:
-        worker = WorkerProcess({**worker_env, **env}, tmp_path / f"{name}.log").start()
+        state = {"HUB_STATE_DIR": str(tmp_path / "state")}  # the test's workers share it
+        worker = WorkerProcess({**worker_env, **state, **env}, tmp_path / f"{name}.log").start()
         started.append(worker)
         return worker
 
