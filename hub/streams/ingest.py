@@ -200,8 +200,11 @@ class IngestFlow:
                 batch.tickets.append(
                     self.sequencer.track(event.message.tp, event.message.offset, event)
                 )
-                for output in self.process(event):
+                outputs = self.process(event)
+                handing = perf_counter()
+                for output in outputs:
                     batch.futures.append((await self.send_output(output), event))
+                self.metrics.observe_stage("deliver", perf_counter() - handing)
             self.settle_when_sent(stream, batch)
             yield None
 
