@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 
 from hub.errors import ConfigError, HubError
 from hub.settings import Settings
@@ -44,13 +45,13 @@ class DeadLetter:
     headers: dict[str, bytes]
     payload: bytes
 
-    @property
+    @cached_property
     def message_id(self) -> str:
-        """The nachrichtenUUID if the payload has one that can be found cheaply."""
-        import re
+        """The payload's nachrichtenUUID as ``send`` keys it (:func:`hub.sender.message_key`,
+        the hub's one header reader), ``-`` when it has none."""
+        from hub.sender import message_key
 
-        match = re.search(rb"nachrichtenUUID>\s*([0-9a-fA-F-]{36})\s*<", self.payload[:65536])
-        return match.group(1).decode() if match else "-"
+        return message_key(self.payload) or "-"
 
 
 def _text(headers: dict[str, bytes], name: str) -> str:

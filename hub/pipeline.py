@@ -5,6 +5,8 @@
     bytes ─ parse ─ identify ─ validate ─ read header ─ check author
           ─ [dedupe: the stream's table] ─ route ─ convert (Avro) ─▶ Accepted
 
+Parse, identify, validate and read header are :func:`hub.validation.examine`, the
+one path that ``validate``, ``convert`` and the HTTP pre-check take as well.
 ``Pipeline.inspect`` runs the steps before deduplication and ``Pipeline.finish``
 the steps after it, so the worker can skip conversion for duplicates. Both raise
 a :class:`hub.errors.MessageError` subclass with a stable code for anything that
@@ -24,14 +26,16 @@ from time import perf_counter
 
 from lxml import etree
 
-from hub.avro import ConversionPlan, Envelope, EventCatalog
-from hub.errors import MessageError, SchemaValidationError
-from hub.header import Nachrichtenkopf, read_header
+from hub.avro import ConversionPlan, EventCatalog
+from hub.avro.support import envelope_for
+from hub.errors import MessageError
+from hub.header import Nachrichtenkopf
 from hub.region import Region
 from hub.routing import RouteDecision, Router, check_author
 from hub.schemas import MessageType, SchemaPackage, SchemaRegistry
 from hub.settings import Settings
-from hub.xmlsafe import Limits, parse_xml
+from hub.validation import examine
+from hub.xmlsafe import Limits
 
 
 @dataclass(frozen=True)
@@ -95,25 +99,8 @@ class Pipeline:
     def inspect(self, raw: bytes, source: str) -> Inspected:
         """Steps before deduplication. Raises MessageError."""
         timings: dict[str, float] = {}
-        start = perf_counter()
-        root = parse_xml(raw, self.limits)
-        parsed = perf_counter()
-        timings["parse"] = parsed - start
-        package, message = self.registry.identify(root)
-        report = package.validate(root)
-        if not report.valid:
-            first = report.problems[0]
-            more = f" (+{len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
-            raise SchemaValidationError(
-                first.message + more,
-                code=first.code or "SCHEMA_INVALID",
-                line=first.line,
-                column=first.column,
-                path=first.path,
-            )
-        validated = perf_counter()
-        timings["validate"] = validated - parsed
-        header = read_header(root)
+        examined = examine(raw, self.registry, self.limits, timings=timings)
+        root, package, message, header = examined.accepted()
         check_author(self.region, source, header.author_key)
         return Inspected(raw, root, package, message, header, source, timings)
 
@@ -134,17 +121,8 @@ class Pipeline:
         )
         routed = perf_counter()
         inspected.timings["route"] = routed - start
-        envelope = Envelope(
-            message_id=header.message_id,
-            standard=inspected.package.standard,
-            version=inspected.package.version,
-            message_type_code=inspected.message.code,
-            message_type_name=inspected.message.name,
-            author_key=header.author_key,
-            reader_keys=header.reader_keys,
-            created=header.created,
-            received=received_at,
-            trace_id=trace_id,
+        envelope = envelope_for(
+            header, inspected.package, inspected.message, received=received_at, trace_id=trace_id
         )
         plan = self.catalog.plan(inspected.package, inspected.message)
         event = plan.encode(plan.to_record(inspected.root, envelope, validated=True))

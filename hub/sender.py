@@ -2,15 +2,15 @@
 
 The bytes are produced unchanged to ``xoev.in.<authority>`` with ``acks=all``
 and an idempotent producer. The record key is the message's nachrichtenUUID
-when the file is well-formed XML and carries one (read with a hardened lxml
-pass: no DTD loading, no entity expansion, no network); otherwise the record
+when the file is well-formed XML and carries one (read with the hub's header
+reader after the hardened parse: no DTD, no entity expansion, no network);
+otherwise the record
 has no key and the hub dead-letters or routes it on its own merits. Each record
 carries a fresh W3C ``traceparent`` header so the message's trace starts here.
 """
 
 from __future__ import annotations
 
-import io
 import re
 import secrets
 import sys
@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from hub.errors import ConfigError, TransientError
+from hub.header import message_id_of
 from hub.kafka_client import admin_config, producer_config
 from hub.topics import H_TRACEPARENT, TopicNames
+from hub.xmlsafe import Limits
 
 if TYPE_CHECKING:
     from hub.region import Region
@@ -60,30 +62,18 @@ class SendResult:
         return self.error is None
 
 
-def message_key(data: bytes) -> str | None:
+def message_key(data: bytes, limits: Limits | None = None) -> str | None:
     """The nachrichtenUUID of a well-formed XÖV message, or None.
 
-    Any ``nachrichtenUUID`` element counts (the g2g header's
-    ``identifikation.nachricht/nachrichtenUUID`` comes first); the value must
-    look like a UUID. Malformed XML yields None.
+    Read by :func:`hub.header.message_id_of`, the reader the worker, the
+    pre-check and ``dlq`` use (hardened parse; the g2g header's
+    ``identifikation.nachricht/nachrichtenUUID``, else the first
+    ``nachrichtenUUID`` element; its whole string value, comments skipped). The
+    value must look like a UUID. XML that does not parse within ``limits``
+    (default :class:`hub.xmlsafe.Limits`) yields None.
     """
-    from lxml import etree
-
-    found: str | None = None
-    try:
-        for _event, element in etree.iterparse(
-            io.BytesIO(data), events=("end",), resolve_entities=False, no_network=True,
-            load_dtd=False, huge_tree=False, remove_comments=True,
-        ):
-            if found is None and isinstance(element.tag, str) and (
-                element.tag == "nachrichtenUUID" or element.tag.endswith("}nachrichtenUUID")
-            ):
-                text = (element.text or "").strip()
-                if UUID_RE.match(text):
-                    found = text
-    except etree.XMLSyntaxError:
-        return None
-    return found
+    found = message_id_of(data, limits)
+    return found if found is not None and UUID_RE.match(found) else None
 
 
 def new_traceparent() -> str:
@@ -154,10 +144,11 @@ def send(
     except KafkaError as exc:
         raise TransientError(f"cannot reach Kafka at {settings.bootstrap}: {exc}") from exc
     results: list[SendResult] = []
+    limits = Limits.from_settings(settings)
     try:
         pending = []
         for item in inputs:
-            key = message_key(item.data)
+            key = message_key(item.data, limits)
             headers = [(H_TRACEPARENT, new_traceparent().encode())]
             try:
                 future = producer.send(

@@ -6,11 +6,13 @@ sources check early so that a sender gets an answer at once.
 * :func:`default_checker` — hardened parsing (:func:`hub.xmlsafe.parse_xml`:
   no DTD, no entities, no network, bounded size and depth). Used by the
   directory inbound and by HTTP inbound without a schema registry.
-* :func:`validating_checker` — the same parse, then :mod:`hub.validation`
-  (identify the message, XSD-validate it) on the parsed tree. Used by HTTP
-  inbound in the runtime, so that a sender gets the validation report as 422.
+* :func:`validating_checker` — :func:`hub.validation.examine`, the path the
+  worker takes (hardened parse, identify, XSD-validate, read the g2g header).
+  Used by HTTP inbound in the runtime, so that a sender gets the validation
+  report as 422.
 
-Both also read the nachrichtenUUID (for the Kafka key and idempotency).
+Both also read the nachrichtenUUID (for the Kafka key and idempotency) with
+:func:`hub.header.message_id`, the reader ``send`` and ``dlq`` use too.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lxml import etree
-
-from hub.errors import MessageError, UnknownMessageError
-from hub.validation import Problem, ValidationReport, validate_root
+from hub.errors import MessageError
+from hub.header import message_id
+from hub.validation import Problem, ValidationReport, examine
 from hub.xmlsafe import Limits, parse_xml
 
 if TYPE_CHECKING:
@@ -53,37 +54,17 @@ class CheckResult:
 Checker = Callable[[bytes], CheckResult]
 
 
-def _message_id(root: etree._Element) -> str | None:
-    found = root.xpath("//*[local-name()='nachrichtenUUID'][1]/text()")
-    if isinstance(found, list) and found:
-        text = str(found[0]).strip()
-        return text or None
-    return None
-
-
-def _invalid(report: ValidationReport, message_id: str | None = None) -> CheckResult:
-    return CheckResult(False, report, message_id, report.problems)
-
-
-def _from_error(exc: MessageError) -> ValidationReport:
-    problem = Problem(exc.code, exc.detail, exc.line, exc.column, exc.path)
-    return ValidationReport(False, None, None, None, (problem,))
-
-
-def _parse(data: bytes, limits: Limits) -> tuple[etree._Element | None, CheckResult | None]:
-    try:
-        return parse_xml(data, limits), None
-    except MessageError as exc:
-        return None, _invalid(_from_error(exc))
-
-
 def precheck(data: bytes, limits: Limits | None = None) -> CheckResult:
     """Hardened well-formedness (codes of :mod:`hub.xmlsafe`); never raises."""
-    root, failed = _parse(data, limits or Limits())
-    if failed is not None:
-        return failed
-    assert root is not None
-    return CheckResult(True, ValidationReport(True, None, None, None), _message_id(root))
+    try:
+        root = parse_xml(data, limits or Limits())
+    except MessageError as exc:
+        problem = Problem(exc.code, exc.detail, exc.line, exc.column, exc.path)
+        report = ValidationReport(False, None, None, None, (problem,))
+        return CheckResult(False, report, None, report.problems)
+    found = message_id(root)
+    report = ValidationReport(True, None, None, None, message_id=found)
+    return CheckResult(True, report, found)
 
 
 def default_checker(max_bytes: int, max_depth: int = 256) -> Checker:
@@ -97,19 +78,10 @@ def default_checker(max_bytes: int, max_depth: int = 256) -> Checker:
 
 
 def validating_checker(registry: SchemaRegistry, limits: Limits) -> Checker:
-    """Hardened parse, identify, XSD-validate (one parse); never raises."""
+    """The worker's parse → identify → validate → header path (one parse); never raises."""
 
     def check(data: bytes) -> CheckResult:
-        root, failed = _parse(data, limits)
-        if failed is not None:
-            return failed
-        assert root is not None
-        message_id = _message_id(root)
-        try:
-            package, message = registry.identify(root)
-        except UnknownMessageError as exc:
-            return _invalid(_from_error(exc), message_id)
-        report = validate_root(package, root, message)
-        return CheckResult(report.valid, report, message_id, report.problems)
+        report = examine(data, registry, limits).report
+        return CheckResult(report.valid, report, report.message_id, report.problems)
 
     return check

@@ -128,7 +128,9 @@ class EventCatalog:
         self.registry = registry
         self.avro_dir = avro_dir
         self._lock = threading.Lock()
-        self._plans: dict[tuple[str, str], dict[str, ConversionPlan]] = {}
+        # keyed by package folder too: an installed release and the bundled one of
+        # the same standard and version are different packages with different plans
+        self._plans: dict[tuple[str, str, str], dict[str, ConversionPlan]] = {}
         self._by_fingerprint: dict[bytes, ConversionPlan] = {}
 
     def packages(self) -> list[PackageLike]:
@@ -138,7 +140,7 @@ class EventCatalog:
 
     def package_plans(self, package: PackageLike) -> dict[str, ConversionPlan]:
         """All plans of one package by root Clark name (compiled on first use)."""
-        key = (package.standard, package.version)
+        key = (package.standard, package.version, str(getattr(package, "path", "")))
         plans = self._plans.get(key)
         if plans is not None:
             return plans

@@ -1,146 +1,103 @@
-"""Glue for commands and tools: the registry's packages, official sets, envelopes.
+"""Glue for commands and tools: the registry's packages, envelopes, one message's event.
 
-Uses ``hub.schemas.SchemaRegistry`` and ``hub.header.read_header`` when they are
-installed (they are built in parallel); until then a minimal header reader by local
-names stands in.
+:func:`convert_message` takes the worker's path (:func:`hub.validation.examine`:
+hardened parse, identify with an installed release winning over the bundled one,
+XSD validation, the g2g header) and then converts with the plan of the package
+that path chose, exactly as :meth:`hub.pipeline.Pipeline.finish` does.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lxml import etree
-
-from hub.avro.catalog import EventCatalog, OfficialSet, qname
-from hub.avro.plan import Envelope
-from hub.errors import ConversionError, HeaderError, MessageError, ParseError, UnknownMessageError
+from hub.avro.catalog import EventCatalog
+from hub.avro.plan import ConversionPlan, Envelope
+from hub.header import Nachrichtenkopf
+from hub.schemas import SchemaPackage, SchemaRegistry, derive_manifest
+from hub.schemas.model import MessageType
 from hub.schemas.protocols import PackageLike
+from hub.validation import examine
+from hub.xmlsafe import Limits
 
+if TYPE_CHECKING:
+    from hub.settings import Settings
 
-class _Packages:
-    def __init__(self, packages: Sequence[PackageLike]) -> None:
-        self.packages = list(packages)
+__all__ = [
+    "convert_message",
+    "envelope_for",
+    "registry_packages",
+    "registry_with_sets",
+    "utc_now",
+]
 
 
 def registry_packages() -> list[PackageLike]:
-    """Packages of ``hub.schemas.SchemaRegistry.from_settings`` (empty if absent)."""
-    try:
-        schemas = importlib.import_module("hub.schemas")
-    except ImportError:
-        return []
+    """Packages of ``SchemaRegistry.from_settings`` (bundled, then installed)."""
     from hub.settings import load_settings
 
-    registry = schemas.SchemaRegistry.from_settings(load_settings())
-    return list(registry.packages)
+    return list(SchemaRegistry.from_settings(load_settings()).packages)
 
 
-def load_catalog(official: Sequence[Path] = (), *, registry: bool = True) -> EventCatalog:
-    """A catalog over the registry's packages plus official set folders."""
-    packages: list[PackageLike] = registry_packages() if registry else []
-    packages.extend(OfficialSet(path) for path in official)
-    return EventCatalog(_Packages(packages))
+def registry_with_sets(settings: Settings, sets: Sequence[Path] = ()) -> SchemaRegistry:
+    """The settings' registry plus official set folders read in place.
 
-
-def parse(data: bytes) -> etree._Element:
-    """Hardened parse (``hub.xmlsafe.parse_xml`` when available)."""
-    try:
-        xmlsafe = importlib.import_module("hub.xmlsafe")
-    except ImportError:
-        parser = etree.XMLParser(
-            resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-        )
-        try:
-            return etree.fromstring(data, parser)
-        except etree.XMLSyntaxError as exc:
-            raise ParseError(f"not well-formed XML: {exc.msg}") from exc
-    root: etree._Element = xmlsafe.parse_xml(data)
-    return root
-
-
-def find_message(catalog: EventCatalog, root: etree._Element) -> tuple[PackageLike, Any]:
-    """(package, message type) whose root element is ``root``'s tag."""
-    tag = root.tag
-    for package in catalog.packages():
-        for message in package.messages.values():
-            if qname(message) == tag:
-                return package, message
-    raise UnknownMessageError(
-        f"no known package has the message root {tag!s}", code="UNKNOWN_MESSAGE"
-    )
-
-
-def _first(root: etree._Element, *path: str) -> etree._Element | None:
-    current: etree._Element | None = root
-    for name in path:
-        if current is None:
-            return None
-        current = next(
-            (c for c in current if isinstance(c.tag, str) and etree.QName(c).localname == name),
-            None,
-        )
-    return current
-
-
-def _text(node: etree._Element | None) -> str:
-    return (node.text or "").strip() if node is not None else ""
-
-
-def read_envelope_fields(root: etree._Element) -> tuple[str, str, str, tuple[str, ...]]:
-    """(message_id, created, author_key, reader_keys) from the g2g header."""
-    try:
-        header_module = importlib.import_module("hub.header")
-    except ImportError:
-        header_module = None
-    if header_module is not None:
-        header = header_module.read_header(root)
-        return header.message_id, header.created, header.author_key, tuple(header.reader_keys)
-    head = _first(root, "nachrichtenkopf.g2g")
-    if head is None:
-        raise HeaderError("g2g header missing", code="HEADER_MISSING")
-    ident = _first(head, "identifikation.nachricht")
-    message_id = _text(_first(ident, "nachrichtenUUID") if ident is not None else None)
-    created = _text(_first(ident, "erstellungszeitpunkt") if ident is not None else None)
-    author = _text(_first(head, "autor", "kennung"))
-    readers = tuple(
-        _text(_first(leser, "kennung"))
-        for leser in head
-        if isinstance(leser.tag, str) and etree.QName(leser).localname == "leser"
-    )
-    return message_id, created, author, readers
+    A set folder becomes a package as ``xoev-hub schemas add`` would install it
+    (by reference, nothing is written), and wins over the installed and bundled
+    packages of its namespace.
+    """
+    registry = SchemaRegistry.from_settings(settings)
+    if not sets:
+        return registry
+    extra = []
+    for folder in sets:
+        base = folder.resolve()
+        manifest = {**derive_manifest(base), "base": str(base)}
+        extra.append(SchemaPackage(base, manifest, "installed"))
+    return SchemaRegistry([*registry.packages, *extra])
 
 
 def envelope_for(
-    root: etree._Element,
+    header: Nachrichtenkopf,
     package: PackageLike,
-    message: Any,
+    message: MessageType,
     *,
     received: str | None = None,
     trace_id: str | None = None,
 ) -> Envelope:
-    """The envelope of a message: header fields plus receive time and trace id."""
-    try:
-        message_id, created, author, readers = read_envelope_fields(root)
-    except MessageError:
-        raise
-    except Exception as exc:  # a header reader of another module failing oddly
-        raise ConversionError(f"header unreadable: {type(exc).__name__}") from exc
+    """The envelope of a message: its header fields plus receive time and trace id."""
     return Envelope(
-        message_id=message_id,
+        message_id=header.message_id,
         standard=package.standard,
         version=package.version,
         message_type_code=message.code,
         message_type_name=message.name,
-        author_key=author,
-        reader_keys=readers,
-        created=created,
+        author_key=header.author_key,
+        reader_keys=header.reader_keys,
+        created=header.created,
         received=received or utc_now(),
-        trace_id=trace_id or secrets.token_hex(16),
+        trace_id=trace_id if trace_id is not None else secrets.token_hex(16),
     )
+
+
+def convert_message(
+    data: bytes,
+    registry: SchemaRegistry,
+    catalog: EventCatalog,
+    limits: Limits,
+    *,
+    received: str | None = None,
+    trace_id: str | None = None,
+) -> tuple[PackageLike, ConversionPlan, dict[str, Any]]:
+    """(package, plan, event record) of one XÖV message; raises the MessageError the
+    worker would dead-letter it with (author and routing aside)."""
+    root, package, message, header = examine(data, registry, limits).accepted()
+    plan = catalog.plan(package, message)
+    envelope = envelope_for(header, package, message, received=received, trace_id=trace_id)
+    return package, plan, plan.to_record(root, envelope, validated=True)
 
 
 def utc_now() -> str:

@@ -4,8 +4,11 @@
     xoev-hub convert message.xml --format avro -o event.avro
     xoev-hub convert --reverse event.avro         # the XML again
 
-Messages are found among the registry's packages (bundled and installed) and the
-official set folders given with ``--set``.
+A message takes the worker's path (hardened parse, identify, XSD validation,
+g2g header; :func:`hub.validation.examine`) with the registry's packages, an
+installed release winning over the bundled one of the same namespace, plus the
+official set folders given with ``--set`` (they win over both). A message the
+worker would dead-letter at one of those steps fails with the same code.
 """
 
 from __future__ import annotations
@@ -46,22 +49,27 @@ def _write(args: argparse.Namespace, data: bytes) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hub.avro.support import envelope_for, find_message, load_catalog, parse
+    from hub.avro import EventCatalog
+    from hub.avro.support import convert_message, registry_with_sets
+    from hub.settings import load_settings
+    from hub.xmlsafe import Limits
 
     try:
         data = args.file.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read {args.file}: {exc.strerror}") from exc
-    catalog = load_catalog(args.sets)
+    settings = load_settings()
+    registry = registry_with_sets(settings, args.sets)
+    catalog = EventCatalog(registry)
     if args.reverse:
         plan = catalog.plan_for(data)
         _write(args, plan.to_xml(plan.decode(data)))
         return 0
-    root = parse(data)
-    package, message = find_message(catalog, root)
-    print(f"converting with {package.standard} {package.version} plans…", file=sys.stderr)
-    plan = catalog.plan(package, message)
-    record = plan.to_record(root, envelope_for(root, package, message))
+    package, plan, record = convert_message(
+        data, registry, catalog, Limits.from_settings(settings)
+    )
+    origin = getattr(package, "origin", "")
+    print(f"converted with {package.standard} {package.version} ({origin})", file=sys.stderr)
     if args.format == "avro":
         _write(args, plan.encode(record))
     else:

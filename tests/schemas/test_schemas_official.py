@@ -23,7 +23,7 @@ import pytest
 from schemas_support import OFFICIAL, OFFICIAL_SETS
 
 from hub.schemas import SchemaRegistry
-from hub.validation import check
+from hub.validation import ValidationReport, check
 from hub.xmlsafe import Limits
 
 pytestmark = pytest.mark.official
@@ -51,6 +51,26 @@ DISAGREEMENTS = {
 }
 
 #: samples whose root no installed package declares, and the code the hub gives
+#: XSD-valid, but the g2g header leaves leser/autor kennung empty: the hub (worker,
+#: validate, pre-check alike) cannot route them and reports HEADER_INVALID
+HEADER_EMPTY = {
+    ("xwasser-1.0.0", s)
+    for s in (
+        "tests/monitoring_plan_builder_test_result.xml",
+        "tests/monitoring_plan_maximal_test_result.xml",
+        "tests/olb_report_signature_builder_test_result.xml",
+    )
+}
+
+
+def _xsd_valid(report: ValidationReport, key: tuple[str, str]) -> bool:
+    """The XSD verdict in a report: a header problem is reported only for valid XML."""
+    if key in HEADER_EMPTY:
+        assert [p.code for p in report.problems] == ["HEADER_INVALID"], report.problems
+        return True
+    return report.valid
+
+
 UNKNOWN = {
     # namespace of XMeld 25.11a, but not a message of it
     ("xmeld-25.11a", "samples/spec_test/test-payload-1332.xml"): "UNKNOWN_MESSAGE",
@@ -119,9 +139,10 @@ def test_official_sample_verdict(
     report = check(data, official_registry, Limits())
     expected = _expected(sample)
     if expected == "valid":
-        assert report.valid, report.problems
+        assert _xsd_valid(report, (set_name, sample["file"])), report.problems
         assert report.message_code == str(sample["root"]).rpartition(".")[2]
-        assert report.problems == ()
+        if (set_name, sample["file"]) not in HEADER_EMPTY:
+            assert report.problems == ()
     elif expected == "invalid":
         assert not report.valid
         assert report.problems and all(p.code == "SCHEMA_INVALID" for p in report.problems)
@@ -150,7 +171,8 @@ def test_xmlschema_cross_check(official_registry: SchemaRegistry) -> None:
             if _expected(sample) == "unknown":
                 continue
             path = OFFICIAL / set_name / sample["file"]
-            hub_valid = check(path.read_bytes(), official_registry, Limits()).valid
+            report = check(path.read_bytes(), official_registry, Limits())
+            hub_valid = _xsd_valid(report, (set_name, sample["file"]))
             baseline_valid = schema.is_valid(str(path))
             reason = DISAGREEMENTS.get((set_name, sample["file"]))
             if reason:

@@ -21,7 +21,9 @@ INVALID = (DATA / "invalid-0101.xml").read_bytes()
 
 def test_valid_message_report(mini_registry: SchemaRegistry) -> None:
     report = check(VALID, mini_registry, Limits())
-    assert report == ValidationReport(True, "Demo", "1.0", "0101", ())
+    assert report == ValidationReport(
+        True, "Demo", "1.0", "0101", (), message_id="6f1c2b9e-1d4a-4c1e-9a57-0b3f7e2a9c11"
+    )
     assert report.code is None and report.error() is None
 
 
