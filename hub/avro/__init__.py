@@ -4,7 +4,6 @@
 * :class:`EventCatalog` / :class:`ConversionPlan`: XML ⇄ Avro record ⇄ bytes;
 * :class:`Envelope`: the shared hub metadata record;
 * :func:`fingerprint_of`, :func:`crc64_avro`: single-object encoding helpers;
-* :func:`publish_schemas`: the compacted ``xoev.schemas`` topic;
 * :func:`can_read` / :func:`compare`: Avro schema resolution checks.
 """
 
@@ -29,7 +28,6 @@ from hub.avro.encoding import MAGIC, crc64_avro, fingerprint_of, split_single_ob
 from hub.avro.model import DerivationError
 from hub.avro.naming import avro_name, avro_namespace
 from hub.avro.plan import ConversionPlan, Envelope
-from hub.avro.publish import publish_schemas
 from hub.schemas.protocols import PackageLike
 
 __all__ = [
@@ -56,7 +54,6 @@ __all__ = [
     "dumps_schema",
     "fingerprint_of",
     "package_schemas",
-    "publish_schemas",
     "qname",
     "split_single_object",
 ]
