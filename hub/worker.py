@@ -20,6 +20,8 @@ import faulthandler
 import logging
 import signal
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import faust
 
@@ -35,12 +37,35 @@ log = logging.getLogger("hub.worker")
 class HubWorker(faust.Worker):
     """Faust's worker with the hub's JSON log lines and no terminal spinner."""
 
-    def __init__(self, app: faust.App, settings: Settings) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        operations: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
         self.hub_settings = settings
+        self.hub_operations = operations
+        self.hub_operations_task: asyncio.Future[None] | None = None
         super().__init__(
             app, loglevel=settings.log_level.lower(), quiet=True, redirect_stdouts=False
         )
         self.spinner = None
+
+    async def on_first_start(self) -> None:
+        # Faust starts app tasks and timers only after table recovery, which takes
+        # minutes for a new state slot: the web port (/healthz, /readyz, /metrics,
+        # HTTP inbound) and the adapters must answer during it, so they start here.
+        if self.hub_operations is not None:
+            self.hub_operations_task = asyncio.ensure_future(self.hub_operations())
+        await super().on_first_start()
+
+    async def on_stop(self) -> None:
+        task = self.hub_operations_task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await super().on_stop()
 
     def _setup_logging(self) -> None:
         configure_logging(self.hub_settings.log_level)
@@ -135,8 +160,7 @@ def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
             await probe.stop()
             await runner.cleanup()
 
-    app.task(operations)
-    worker = HubWorker(app, settings)
+    worker = HubWorker(app, settings, operations)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

@@ -179,6 +179,13 @@ class IngestFlow:
             help="(author, nachrichtenUUID) already delivered: sha256|topic:partition:offset|t",
             # the changelog forgets what the hub forgets (compacted, and deleted
             # after the retention window), so a restart replays at most that much
+            # RocksDB per partition: Faust's defaults (64 MiB write buffers, 2 GiB
+            # block cache) are sized for big tables; ids are ~150 bytes each
+            options={
+                "write_buffer_size": 8 * 1024 * 1024,
+                "max_write_buffer_number": 2,
+                "block_cache_size": 32 * 1024 * 1024,
+            },
             extra_topic_configs={
                 "cleanup.policy": "compact,delete",
                 "retention.ms": str(int(dedupe_retention * 1000)),
