@@ -71,6 +71,7 @@ class Health:
     _broker_error: str | None = None
     _partitions: dict[TP, _Partition] = field(default_factory=dict)
     _assigned: bool = False
+    _recovering: int | None = None  # changelog records still to read, None: not recovering
 
     # -- fed by the worker ---------------------------------------------------
     def loop_heartbeat(self) -> None:
@@ -89,6 +90,11 @@ class Health:
             self._broker_ok = reachable
             self._broker_at = self.clock()
             self._broker_error = None if reachable else (error or "broker not reachable")
+
+    def set_recovery(self, remaining: int | None) -> None:
+        """Table recovery in progress with ``remaining`` changelog records (None: done)."""
+        with self._lock:
+            self._recovering = remaining
 
     def set_assignment(self, partitions: Iterable[TP]) -> None:
         """The partitions assigned after a rebalance (replaces the previous set)."""
@@ -162,6 +168,11 @@ class Health:
             else:
                 body["broker"] = "ok"
             body["partitions"] = len(self._partitions)
+            if self._recovering is not None:
+                reasons.append(
+                    f"recovering table state ({self._recovering} changelog records left)"
+                )
+                body["recovering"] = self._recovering
             if self.require_assignment and not self._partitions:
                 reasons.append(
                     "no partitions assigned" if self._assigned else "no assignment yet"

@@ -80,6 +80,9 @@ async def follow_assignment(
     """Keep Health's assigned inbound partitions in step with the Faust consumer."""
     while True:
         with contextlib.suppress(Exception):  # no consumer yet during start-up
+            tables: Any = app.tables  # TableManagerT does not declare .recovery
+            recovery = tables.recovery
+            health.set_recovery(recovery.active_remaining_total() if recovery.in_recovery else None)
             assigned = app.consumer.assignment()
             health.set_assignment((tp.topic, tp.partition) for tp in assigned
                                   if tp.topic in inbound)

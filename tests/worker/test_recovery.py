@@ -1,0 +1,79 @@
+"""A worker rebuilding its table state answers /healthz at once and says why it is
+not ready, and a restart with its state slot kept replays nothing it already has."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+
+from hub.broker.embedded import free_port_range
+from hub.settings import Settings
+from hub.streams.dedupe import Entry, dedupe_key
+
+from .harness import WorkerProcess
+
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(600)]
+IDS = 40_000
+
+
+def get(url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_health_answers_during_table_recovery(
+    kafka_bootstrap: str, worker_settings: Settings, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    changelog = f"{worker_settings.consumer_group}-dedupe-changelog"
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:  # as the worker would create it; its test-session cleanup deletes it
+        admin.create_topics([NewTopic(changelog, 3, 1, topic_configs={
+            "cleanup.policy": "compact,delete"})])
+    finally:
+        admin.close()
+    producer = KafkaProducer(
+        bootstrap_servers=kafka_bootstrap, linger_ms=20, batch_size=1 << 20, acks=1
+    )
+    now = time.time()
+    for n in range(IDS):
+        key = dedupe_key("ags:05124000", str(uuid.UUID(int=n + 1)))
+        value = Entry(hashlib.sha256(key).hexdigest(), f"t:{n % 3}:{n}", now).encode()
+        producer.send(changelog, key=key, value=value, partition=n % 3)
+    producer.flush()
+    producer.close()
+
+    port = free_port_range(1)
+    env = {**worker_env, "HUB_WEB_PORT": str(port), "HUB_STATE_DIR": str(tmp_path / "state")}
+    worker = WorkerProcess(env, tmp_path / "worker.log").start()
+    try:
+        seen_recovering = False
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            try:
+                status, body = get(f"http://127.0.0.1:{port}/readyz")
+            except (OSError, ValueError):
+                time.sleep(0.2)
+                continue
+            if status == 503 and "recovering" in body:
+                assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+                seen_recovering = True
+            if status == 200:
+                break
+            time.sleep(0.2)
+        assert seen_recovering, worker.log_text()[-3000:]
+        assert status == 200, (body, worker.log_text()[-3000:])
+    finally:
+        worker.stop()
