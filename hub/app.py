@@ -14,6 +14,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,10 @@ def faust_data_dir(settings: Settings) -> Path:
     return parent / settings.consumer_group
 
 
+#: Set while Faust commits offsets (per task): the producer flush is skipped then.
+COMMITTING: ContextVar[bool] = ContextVar("xoev_hub_committing", default=False)
+
+
 class IdempotentProducer(AIOKafkaFaustProducer):
     """Faust's aiokafka producer with ``enable.idempotence`` on.
 
@@ -80,6 +85,18 @@ class IdempotentProducer(AIOKafkaFaustProducer):
 
     def _settings_extra(self) -> Mapping[str, Any]:
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+    async def flush(self) -> None:
+        if COMMITTING.get():
+            # Faust flushes the whole producer before each offset commit. The hub
+            # hands Faust an offset only after the broker acknowledged every output
+            # and table write of it and of every earlier event (hub.streams.ingest),
+            # so that wait adds nothing but time: under a backlog the producer is
+            # always busy and commits took 0.1-1 s, which a kill -9 replays. Only
+            # Faust's own send-soon buffer is handed on.
+            await self.buffer.flush()
+            return
+        await super().flush()
 
 
 #: How long the broker may hold a fetch that finds no data. Faust fixes 1,500 ms.
@@ -104,6 +121,14 @@ class HubConsumerThread(AIOKafkaConsumerThread):
 class HubConsumer(AIOKafkaFaustConsumer):
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return HubConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def _commit_offsets(self, offsets: Any, start_new_transaction: bool = True) -> bool:
+        token = COMMITTING.set(True)  # see IdempotentProducer.flush
+        try:
+            result: bool = await super()._commit_offsets(offsets, start_new_transaction)
+            return result
+        finally:
+            COMMITTING.reset(token)
 
 
 class HubApp(faust.App):
@@ -155,7 +180,9 @@ def build_app(
         consumer_auto_offset_reset="earliest",
         processing_guarantee="at_least_once",
         producer_acks=-1,
-        producer_linger_ms=5,
+        # outputs of a batch are appended in one synchronous pass, so they batch without
+        # a linger; a linger would only add its own time to every message's latency
+        producer_linger_ms=0,
         # A batch must fit the contract topics' max.message.bytes (the message limit
         # plus overhead, see hub.kafka_client): a larger batch is refused whole
         # (MessageSizeTooLarge) with every record in it, when the limit is < 256 KiB.

@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         description="The worker takes up to this many inbound events as one batch.",
     )
     batch_wait_ms: int = Field(
-        default=5, ge=1, le=1000,
+        default=2, ge=1, le=1000,
         description="How long the worker waits to fill a batch before it processes what "
         "it has (bounds the latency added at low rates).",
     )

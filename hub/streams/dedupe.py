@@ -17,8 +17,9 @@ partition, offset) and when. A later message with the same key is
   for ``HUB_DEDUPE_RETENTION`` (decision 0006) and then forgotten.
 
 The store is any mutable mapping of bytes to bytes — the worker passes its Faust
-table, tests a dict. Entries are written only through :meth:`Dedupe.remember`,
-so the table's changelog gets them on the source event's partition.
+table, tests a dict. The worker writes an entry (:meth:`Dedupe.entry`) to its
+table and the table's changelog itself, on the source event's partition, so the
+changelog write settles together with the message's outputs.
 """
 
 from __future__ import annotations
@@ -92,8 +93,12 @@ class Dedupe:
             return Verdict.DUPLICATE, entry
         return Verdict.CONFLICT, entry
 
+    def entry(self, sha256: str, where: str) -> bytes:
+        """The stored value for a first delivery now."""
+        return Entry(sha256, where, self.clock()).encode()
+
     def remember(self, key: bytes, sha256: str, where: str) -> None:
-        self.store[key] = Entry(sha256, where, self.clock()).encode()
+        self.store[key] = self.entry(sha256, where)
 
     def expired(self, items: Iterable[tuple[bytes, bytes]]) -> list[bytes]:
         """Keys whose entries are past the retention window or unreadable."""

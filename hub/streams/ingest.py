@@ -47,7 +47,7 @@ from typing import Any
 
 import faust
 from faust.streams import _current_event  # the context Faust tables read (see _in_event)
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 
 from hub.audit import AUDIT_CODEC
 from hub.avro import dumps_schema
@@ -149,7 +149,7 @@ class IngestFlow:
         batch_max: int = 500,
         batch_wait: float = 0.005,
         dedupe_retention: float = 30 * 86400,
-        max_in_flight: int = 4000,
+        max_in_flight: int = 1000,
     ) -> None:
         self.app = app
         self.pipeline = pipeline
@@ -192,6 +192,7 @@ class IngestFlow:
             },
         )
         self.dedupe = Dedupe(self.table, dedupe_retention, time.time)
+        self.changelog: str = self.table.changelog_topic.get_topic_name()
         #: how often expired ids are dropped from memory and the changelog
         self.sweep_interval = min(max(dedupe_retention / 10, 1.0), 600.0)
 
@@ -344,9 +345,16 @@ class IngestFlow:
             accepted = self.pipeline.finish(inspected, trace_id=trace.trace_id)
         except MessageError as exc:
             return self.dead_letter(event, exc)
-        if verdict is Verdict.NEW:
-            self.dedupe.remember(key, sha256, here)
         outputs = self.outputs(event, accepted, trace)
+        if verdict is Verdict.NEW:
+            # The entry goes to the local store and, like an output, to the table's
+            # changelog (on the source partition): it settles with the outputs, so an
+            # offset is committed only when the broker has the entry too. (Faust's
+            # own table writes go through its send-soon buffer, which every offset
+            # commit flushes behind the outputs: 0.2-0.9 s per commit under load.)
+            value = self.dedupe.entry(sha256, here)
+            self.table.data[key] = value
+            outputs.append(Output(self.changelog, key, value, [], message.partition))
         self.observe(inspected, accepted, started, replay=verdict is Verdict.REPLAY)
         return outputs
 
@@ -465,8 +473,22 @@ class IngestFlow:
     # -- the producer -------------------------------------------------------------
 
     async def send_output(self, output: Output) -> asyncio.Future[Any]:
-        return await self.send(
+        future = await self.send(
             output.topic, output.key, output.value, output.headers, output.partition
+        )
+        if output.topic == self.changelog:
+            future.add_done_callback(self.changelog_written)
+        return future
+
+    def changelog_written(self, done: asyncio.Future[Any]) -> None:
+        """Keep the changelog offset in the local store, as Faust does for its own
+        table writes: a restart then reads the changelog from there on, not from 0."""
+        if done.cancelled() or done.exception() is not None:
+            return  # the batch reports the failure
+        metadata = done.result()
+        store: Any = self.table.data  # a Faust StoreT (typed as a mapping)
+        store.set_persisted_offset(
+            TP(metadata.topic, metadata.partition), metadata.offset
         )
 
     async def send(

@@ -77,3 +77,46 @@ def test_health_answers_during_table_recovery(
         assert status == 200, (body, worker.log_text()[-3000:])
     finally:
         worker.stop()
+
+
+def test_the_local_state_knows_the_changelog_offsets_it_holds(
+    kafka_bootstrap: str, worker_settings: Settings, start_worker: Any, tmp_path: Path
+) -> None:
+    """The worker writes its table entries to the changelog itself (they settle with
+    the outputs); it must also keep their offsets in RocksDB as Faust does, or a
+    restart would read the whole changelog again."""
+    import rocksdict
+    from kafka import KafkaConsumer
+    from kafka.structs import TopicPartition
+
+    from hub.topics import TopicNames
+
+    from .harness import drain, produce
+    from .test_resilience import fresh_copies, templates
+
+    names = TopicNames(worker_settings.topic_prefix)
+    worker = start_worker()
+    sends, ids = fresh_copies(templates(worker_settings), 60)
+    produce(kafka_bootstrap, sends)
+    drain(kafka_bootstrap, [names.audit], keys={names.audit: [i.encode() for i in ids]},
+          timeout=120, settle=0)
+    assert worker.stop() == 0
+    changelog = f"{worker_settings.consumer_group}-dedupe-changelog"
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap)
+    try:
+        ends = consumer.end_offsets([TopicPartition(changelog, p) for p in range(3)])
+    finally:
+        consumer.close()
+    tables = list((tmp_path / "state").glob("*/*/slot-0/v1/tables"))
+    assert len(tables) == 1, tables
+    for tp, end in ends.items():
+        db = rocksdict.Rdict(
+            str(tables[0] / f"dedupe-{tp.partition}.db"),
+            options=rocksdict.Options(raw_mode=True),
+            access_type=rocksdict.AccessType.read_only(),
+        )
+        try:
+            stored = db.get(b"__faust\x00offset__")
+        finally:
+            db.close()
+        assert end > 0 and stored == str(end - 1).encode(), (tp, end, stored)
