@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import faulthandler
+import gc
 import logging
 import signal
 import sys
@@ -163,6 +164,12 @@ def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
             await probe.stop()
             await runner.cleanup()
 
+    # The schemas, plans and Faust's objects are long-lived: move them out of the
+    # collector's view, and let the young generation grow (a full collection over
+    # them paused the loop for tens of ms, the p99 at 500 msgs/s).
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
     worker = HubWorker(app, settings, operations)
     try:
         worker.execute_from_commandline()
