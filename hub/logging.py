@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 import traceback
@@ -84,7 +85,11 @@ class JsonFormatter(logging.Formatter):
             line["dropped"] = sorted(dropped)
         if record.exc_info and record.exc_info[1] is not None:
             line["error"] = _describe(record.exc_info[1])
-        return json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+        # secrets are redacted from the whole line, whatever field carries them
+        # (third-party loggers render their arguments: kafka-python's admin client
+        # logs its configuration, SASL password included, at DEBUG)
+        rendered = json.dumps(line, ensure_ascii=False, separators=(",", ":"))
+        return redact(rendered)
 
 
 def _describe(exc: BaseException) -> dict[str, Any]:
@@ -124,3 +129,38 @@ def configure_logging(level: str | int = "INFO", stream: IO[str] | None = None,
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level if isinstance(level, int) else level.upper())
+
+
+#: Secrets known to this process (SASL password, HTTP tokens, webhook secrets).
+_SECRETS: set[str] = set()
+#: ``password=…``, ``'sasl_plain_password': '…'``, ``token: …``, ``Bearer …``
+_SECRET_SHAPES = re.compile(
+    r"""(?ix)
+    (?P<key>(?:password|passwd|secret|token|authorization)[a-z_]*['"]?\s*[:=]\s*)
+        (?P<quote>['"]?)(?P<value>(?:bearer\s+)?[^'"\s,;)}\]]+)(?P=quote)
+    | (?P<bearer>bearer\s+)(?P<bvalue>[^'"\s,;)}\]]+)
+    """
+)
+
+
+def register_secret(value: str | None) -> None:
+    """Never write ``value`` to the log (any logger, any level, any field)."""
+    if value and len(value) >= 4:
+        _SECRETS.add(value)
+        _SECRETS.add(json.dumps(value, ensure_ascii=False)[1:-1])  # as a JSON line shows it
+
+
+def redact(text: str) -> str:
+    """``text`` with registered secrets and password-shaped values replaced by ***."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, "***")
+    if any(word in text.lower() for word in ("pass", "secret", "token", "auth", "bearer")):
+        text = _SECRET_SHAPES.sub(_mask, text)
+    return text
+
+
+def _mask(match: re.Match[str]) -> str:
+    if match.group("bearer") is not None:
+        return f"{match.group('bearer')}***"
+    return f"{match.group('key')}{match.group('quote')}***{match.group('quote')}"

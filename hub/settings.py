@@ -158,10 +158,15 @@ def duration_seconds(text: str) -> float:
 def load_settings(**overrides: object) -> Settings:
     """Read settings from the environment; raise ConfigError with one clear line."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        settings = Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
             for err in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from exc
+    if settings.sasl_password is not None:
+        from hub.logging import register_secret
+
+        register_secret(settings.sasl_password.get_secret_value())
+    return settings

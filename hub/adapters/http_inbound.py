@@ -41,6 +41,7 @@ from pydantic import Field, field_validator
 from hub.adapters.base import AdapterConfig, AdapterContext, Emit, InboundMessage, Source
 from hub.adapters.precheck import Checker, CheckResult, default_checker
 from hub.errors import ConfigError, MessageError, TransientError
+from hub.logging import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +235,10 @@ class HttpInboundSource(Source):
                     f"http-inbound of {self.context.authority_id}: "
                     f"environment variable {self.config.token_env} is not set"
                 )
-            digests += [token_digest(t.strip()) for t in raw.split(",") if t.strip()]
+            tokens = [t.strip() for t in raw.split(",") if t.strip()]
+            for token in tokens:
+                register_secret(token)  # never in a log line, whatever logs it
+            digests += [token_digest(t) for t in tokens]
         if not digests:
             raise ConfigError(
                 f"http-inbound of {self.context.authority_id}: no token configured "

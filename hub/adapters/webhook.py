@@ -29,6 +29,7 @@ from pydantic import Field, SecretStr, model_validator
 
 from hub.adapters.base import AdapterConfig, OutboundMessage, Sink
 from hub.errors import ConfigError, MessageError, TransientError
+from hub.logging import register_secret
 
 H_AUTHENTICATION = "callback-authentication"
 H_TIMESTAMP = "callback-timestamp"
@@ -93,6 +94,11 @@ class WebhookSink(Sink):
     _session: aiohttp.ClientSession | None = None
 
     def _secret(self) -> str:
+        value = self._read_secret()
+        register_secret(value)  # never in a log line, whatever logs it
+        return value
+
+    def _read_secret(self) -> str:
         if self.config.secret is not None:
             return self.config.secret.get_secret_value()
         assert self.config.secret_env is not None
