@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import secrets
 import time
 import weakref
@@ -76,6 +77,10 @@ from hub.topics import (
 log = logging.getLogger("hub.ingest")
 
 Headers = list[tuple[str, bytes]]
+#: W3C Trace Context ``traceparent``: version-trace id-parent id-flags, lower-case hex
+_TRACEPARENT = re.compile(
+    rb"(?P<version>[0-9a-f]{2})-(?P<trace>[0-9a-f]{32})-(?P<parent>[0-9a-f]{16})-[0-9a-f]{2}"
+)
 
 
 @dataclass(frozen=True)
@@ -87,10 +92,11 @@ class Trace:
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, bytes]) -> Trace:
-        raw = headers.get(H_TRACEPARENT, b"")
-        parts = raw.decode("ascii", "replace").split("-") if raw else []
-        if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
-            return cls(trace_id=parts[1], parent=parts[2])
+        """The sender's trace if its ``traceparent`` has the W3C form (lower-case hex,
+        ids not all zero); otherwise a new trace (the value reaches audit records)."""
+        match = _TRACEPARENT.fullmatch(headers.get(H_TRACEPARENT, b""))
+        if match and match["trace"].strip(b"0") and match["parent"].strip(b"0"):
+            return cls(trace_id=match["trace"].decode(), parent=match["parent"].decode())
         return cls(trace_id=secrets.token_hex(16), parent="")
 
     def child(self) -> str:
