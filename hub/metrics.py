@@ -121,6 +121,21 @@ def parse_created(created: str) -> float | None:
     return value.timestamp()
 
 
+
+#: A header time older than this, or further ahead than the skew, is not observed.
+MAX_CREATED_AGE = 400 * 86400.0
+MAX_CREATED_SKEW = 86400.0
+
+
+def plausible_created(created: str | float, now: float) -> float | None:
+    """``created`` as Unix time if it lies within the last 400 days or up to a day
+    ahead (clock skew); None otherwise. ``erstellungszeitpunkt`` is chosen by the
+    sender: a forged one must not fill the deadline histograms or trip alerts."""
+    created_at = parse_created(created) if isinstance(created, str) else created
+    if created_at is None or not now - MAX_CREATED_AGE <= created_at <= now + MAX_CREATED_SKEW:
+        return None
+    return created_at
+
 def _version(distribution: str) -> str:
     try:
         return metadata.version(distribution)
@@ -284,8 +299,9 @@ class HubMetrics:
 
         ``created`` is the header's ``erstellungszeitpunkt`` (lexical or Unix
         time); when given, end-to-end latency (once per message) and, for XMeld
-        Rückmeldungen, the age at delivery are observed. Unreadable or future
-        times are clamped to 0 rather than raising.
+        Rückmeldungen, the age at delivery are observed. Unreadable times and
+        times outside the plausible window (:func:`plausible_created`: the sender
+        sets them) are not observed; a time up to a day ahead counts as age 0.
         """
         source = safe_label("authority", source)
         standard = safe_label("standard", standard)
@@ -298,7 +314,7 @@ class HubMetrics:
             ).inc()
         if created is None:
             return
-        created_at = parse_created(created) if isinstance(created, str) else created
+        created_at = plausible_created(created, time.time() if now is None else now)
         if created_at is None:
             return
         age = max(0.0, (time.time() if now is None else now) - created_at)
@@ -352,7 +368,7 @@ class HubMetrics:
         """
         if not is_rueckmeldung(standard, message_type):
             return
-        created_at = parse_created(created) if isinstance(created, str) else created
+        created_at = plausible_created(created, time.time())
         if created_at is None:
             return
         with self._lock:

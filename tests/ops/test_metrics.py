@@ -231,3 +231,16 @@ def test_real_ids_and_codes_pass_the_label_guard() -> None:
     assert safe_label("message_type", "031010") == "031010"
     assert safe_label("stage", "authorize") == "authorize"
     assert safe_label("authority", "wuppertal") == "invalid"  # no kind: not an authority id
+
+
+def test_implausible_created_times_are_not_observed() -> None:
+    m = HubMetrics()
+    for created in ("1900-01-01T00:00:00Z", time.time() + 3 * 86400, time.time() - 500 * 86400):
+        m.observe_delivery(source="a", destinations=["b"], standard="XMeld",
+                           message_type="0201", created=created)
+        m.pending_begin(("t", 0, 1), standard="XMeld", message_type="0201", created=created)
+    assert value(m, "xoev_hub_end_to_end_seconds_count", standard="XMeld",
+                 message_type="0201") is None
+    assert value(m, "xoev_hub_rueckmeldung_age_at_delivery_seconds_count",
+                 message_type="0201") is None
+    assert m._oldest_pending_age() == 0.0
