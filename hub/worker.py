@@ -90,6 +90,24 @@ async def follow_assignment(
         await asyncio.sleep(interval)
 
 
+LOOPBACK_HOSTS = ("127.", "localhost", "[::1]", "::1")
+
+
+def transport_warning(settings: Settings) -> str | None:
+    """One line when messages and credentials would cross a network unencrypted."""
+    if settings.security_protocol not in ("PLAINTEXT", "SASL_PLAINTEXT"):
+        return None
+    hosts = [h.strip() for h in settings.bootstrap.split(",") if h.strip()]
+    if all(h.startswith(LOOPBACK_HOSTS) for h in hosts):
+        return None  # the embedded broker or a local tunnel
+    what = "messages and the SASL password" if settings.security_protocol.startswith(
+        "SASL") else "messages"
+    return (
+        f"HUB_SECURITY_PROTOCOL={settings.security_protocol} sends {what} to "
+        f"{settings.bootstrap} without TLS; use SSL or SASL_SSL (docs/security.md)"
+    )
+
+
 def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
     """Run until SIGINT/SIGTERM. Returns the process exit code.
 
@@ -107,6 +125,9 @@ def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
     from hub.web import start_web
 
     configure_logging(settings.log_level)
+    warning = transport_warning(settings)
+    if warning:
+        print(f"xoev-hub worker: warning: {warning}", file=sys.stderr, flush=True)
     pipeline = Pipeline.from_settings(settings)  # ConfigError on bad files: fail at start
     if apply_topics:
         report = apply(settings, pipeline.region)
