@@ -242,6 +242,12 @@ def test_worker_deployment_probes_ports_and_settings() -> None:
     pod = deployment["spec"]["template"]
     (container,) = pod["spec"]["containers"]
     assert container["args"] == ["worker"]
+    hardened = container["securityContext"]
+    assert hardened["allowPrivilegeEscalation"] is False
+    assert hardened["readOnlyRootFilesystem"] is True
+    assert hardened["capabilities"]["drop"] == ["ALL"]
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {"/tmp", "/var/lib/xoev-hub"} <= mounts  # the writable places
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert ports["http"] == WEB_PORT
     assert container["livenessProbe"]["httpGet"]["path"] == HEALTHZ_PATH
@@ -252,6 +258,7 @@ def test_worker_deployment_probes_ports_and_settings() -> None:
     assert int(env["HUB_WEB_PORT"]["value"]) == WEB_PORT
     assert env["HUB_WEB_HOST"]["value"] == "0.0.0.0"
     assert env["HUB_SASL_USERNAME"]["value"] == "xoev-hub"
+    assert env["HUB_STATE_DIR"]["value"].startswith("/var/lib/xoev-hub/")
     (cluster,) = of_kind("Kafka")
     bootstrap = env["HUB_BOOTSTRAP_SERVERS"]["value"]
     assert bootstrap.startswith(f"{cluster['metadata']['name']}-kafka-bootstrap:")
