@@ -12,6 +12,7 @@ a :class:`hub.errors.ParseError` with a stable code:
 ``XML_TOO_DEEP``       element nesting deeper than ``Limits.max_depth``
 ``XML_DTD_FORBIDDEN``  a ``<!DOCTYPE`` declaration (internal or external DTD)
 ``XML_ENTITY_FORBIDDEN``  an ``<!ENTITY`` declaration (general or parameter)
+``XML_PI_FORBIDDEN``   a processing instruction before or after the root element
 ``XML_ENCODING``       bytes that are not valid in the declared/detected encoding
 ``XML_NOT_XML``        the input does not start like an XML document
 ``XML_MALFORMED``      not well-formed; ``line``/``column`` say where
@@ -187,6 +188,14 @@ def parse_xml(data: bytes, limits: Limits = Limits()) -> etree._Element:
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         code = _declarations(_ascii_view(data)) or "XML_DTD_FORBIDDEN"
         raise ParseError(_DECL_TEXT[code], code=code, line=1)
+    for sibling in (*root.itersiblings(preceding=True), *root.itersiblings()):
+        if isinstance(sibling, etree._ProcessingInstruction):
+            # e.g. <?xml-stylesheet href="http://…"?>: recipients would render or
+            # fetch it; an XÖV message has no use for one
+            raise ParseError(
+                "a processing instruction outside the root element is not accepted",
+                code="XML_PI_FORBIDDEN",
+            )
     max_depth = limits.max_depth
     # libxml2 already refuses more than 256 levels; a stricter limit costs one
     # bytes.count, and the XPath probe only runs when there are enough tags
