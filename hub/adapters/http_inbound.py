@@ -4,9 +4,11 @@ The body is the XÖV XML message. Answers:
 
 * ``202 {"message_id": ..., "duplicate": false}`` — produced to
   ``xoev.in.<id>`` with ``acks=all`` before answering;
-* ``202 {"message_id": ..., "duplicate": true}`` — this nachrichtenUUID was
-  accepted recently; nothing produced (best-effort, bounded memory: the
-  worker's dedupe on nachrichtenUUID is the authoritative one);
+* ``202 {"message_id": ..., "duplicate": true}`` — this authority sent this
+  nachrichtenUUID with the same body recently; nothing produced (best-effort,
+  bounded memory: the worker's dedupe is the authoritative one);
+* ``409`` this authority sent this nachrichtenUUID recently with another body
+  (``DUPLICATE_ID_CONFLICT``); nothing produced;
 * ``401`` missing or unknown bearer token; ``403`` a valid token of another
   authority; ``404`` no such authority here; ``413`` body above
   ``max_message_bytes`` (refused from ``Content-Length`` and while streaming);
@@ -75,19 +77,20 @@ class HttpInboundConfig(AdapterConfig):
 
 
 class _Recent:
-    """A bounded set of recently accepted ids (oldest forgotten first)."""
+    """Recently accepted ids of one authority with their payloads' SHA-256
+    (bounded, oldest forgotten first)."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._ids: OrderedDict[str, str] = OrderedDict()
 
-    def __contains__(self, key: str) -> bool:
-        return key in self._ids
+    def get(self, key: str) -> str | None:
+        return self._ids.get(key)
 
-    def add(self, key: str) -> None:
+    def add(self, key: str, sha256: str) -> None:
         if self.size <= 0:
             return
-        self._ids[key] = None
+        self._ids[key] = sha256
         self._ids.move_to_end(key)
         while len(self._ids) > self.size:
             self._ids.popitem(last=False)
@@ -272,8 +275,13 @@ class HttpInboundSource(Source):
         emit = self._emit
         if emit is None:
             return _error(503, "UNAVAILABLE", "adapter stopped", headers={"Retry-After": "5"})
-        if message_id is not None and message_id in self._recent:
+        sha256 = hashlib.sha256(body).hexdigest()
+        known = self._recent.get(message_id) if message_id is not None else None
+        if known == sha256:
             return web.json_response({"message_id": message_id, "duplicate": True}, status=202)
+        if known is not None:
+            return _error(409, "DUPLICATE_ID_CONFLICT", f"nachrichtenUUID {message_id} was "
+                          "accepted before with another body; a new message needs a new id")
         request_id = uuid.uuid4().hex
         try:
             await emit(InboundMessage(
@@ -291,7 +299,7 @@ class HttpInboundSource(Source):
             return web.Response(status=422, text=json.dumps(payload),
                                 content_type="application/json")
         if message_id is not None:
-            self._recent.add(message_id)
+            self._recent.add(message_id, sha256)
         return web.json_response(
             {"message_id": message_id or request_id, "duplicate": False}, status=202
         )

@@ -213,3 +213,20 @@ def test_mounted_on_another_aiohttp_application() -> None:
 
     run(scenario())
     assert [m.key for m in got] == ["id-velbert"]
+
+
+def test_a_known_id_with_another_body_is_a_409_conflict() -> None:
+    mid = str(uuid.uuid4())
+
+    async def scenario(base: str, got: list[InboundMessage]) -> None:
+        url = f"{base}/remscheid.standesamt/messages"
+        assert (await post(url, sample_payload(1, mid)))[0] == 202
+        status, answer = await post(url, sample_payload(2, mid))
+        assert status == 409, answer
+        assert answer is not None and answer["error"] == "DUPLICATE_ID_CONFLICT"
+        assert "\n" not in answer["detail"] and mid in answer["detail"]
+        assert len(got) == 1  # nothing produced for the conflicting body
+        status, answer = await post(url, sample_payload(1, mid))
+        assert (status, answer) == (202, {"message_id": mid, "duplicate": True})
+
+    run(with_gateway(scenario))
