@@ -3,8 +3,9 @@
 An entry's id is its key, the source coordinates ``<topic>:<partition>:<offset>``
 of the message that failed. ``replay`` re-submits the original bytes, unchanged,
 to the inbound topic they came from, with the header ``xoev-replay`` naming the
-entry; the worker's deduplication on nachrichtenUUID makes replaying twice
-deliver once.
+entry. An entry whose replay is already on its inbound topic is not sent again,
+and an entry that did not come from an inbound topic is skipped and reported
+while the others are replayed.
 """
 
 from __future__ import annotations
@@ -138,10 +139,19 @@ def replay(
     progress: Callable[[DeadLetter, str], None] | None = None,
     client_config: dict[str, object] | None = None,
 ) -> int:
-    """Re-submit entries to their source inbound topics. Returns how many were sent."""
+    """Re-submit entries to their source inbound topics. Returns how many were sent.
+
+    ``progress(entry, outcome)`` hears of every entry: ``replayed to <topic>``, or
+    ``skipped: …`` for an entry that did not come from an inbound topic (the others
+    are still replayed) and for one whose replay is already on its inbound topic
+    (a replay carries ``xoev-replay: <entry id>``): replaying a selection twice
+    sends nothing twice.
+    """
     from kafka import KafkaProducer
 
     names = TopicNames(settings.topic_prefix)
+    inbound = [e for e in entries if names.authority_of_inbound(e.source_topic) is not None]
+    done = replayed_before(settings, inbound, client_config=client_config)
     producer = KafkaProducer(
         bootstrap_servers=settings.bootstrap, acks="all", **(client_config or {})
     )
@@ -149,20 +159,73 @@ def replay(
     try:
         for entry in entries:
             if names.authority_of_inbound(entry.source_topic) is None:
-                raise HubError(
-                    f"entry {entry.id} came from {entry.source_topic!r}, not an inbound topic"
-                )
-            headers = [(H_REPLAY, entry.id.encode())]
-            key = entry.message_id.encode() if entry.message_id != "-" else None
-            producer.send(entry.source_topic, key=key, value=entry.payload, headers=headers).get(
-                timeout=30
-            )
-            sent += 1
+                outcome = f"skipped: came from {entry.source_topic or '?'!r}, not an inbound topic"
+            elif entry.id in done:
+                outcome = "skipped: replayed before"
+            else:
+                headers = [(H_REPLAY, entry.id.encode())]
+                key = entry.message_id.encode() if entry.message_id != "-" else None
+                producer.send(
+                    entry.source_topic, key=key, value=entry.payload, headers=headers
+                ).get(timeout=30)
+                done.add(entry.id)
+                sent += 1
+                outcome = f"replayed to {entry.source_topic}"
             if progress:
-                progress(entry, entry.source_topic)
+                progress(entry, outcome)
     finally:
         producer.close()
     return sent
+
+
+def replayed_before(
+    settings: Settings,
+    entries: list[DeadLetter],
+    *,
+    timeout: float = 30.0,
+    client_config: dict[str, object] | None = None,
+) -> set[str]:
+    """Ids of ``entries`` whose replay is already on their inbound topic (read from
+    the oldest entry's time on: a replay is always younger than its dead letter)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    if not entries:
+        return set()
+    wanted = {e.id for e in entries}
+    since_ms = int(min(e.timestamp for e in entries).timestamp() * 1000)
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False,
+        **(client_config or {}),
+    )
+    found: set[str] = set()
+    try:
+        tps = [
+            TopicPartition(topic, p)
+            for topic in sorted({e.source_topic for e in entries})
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not tps:
+            return found
+        consumer.assign(tps)
+        stamps = consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
+        end = consumer.end_offsets(tps)
+        for tp in tps:
+            start = stamps.get(tp)
+            consumer.seek(tp, start.offset if start is not None else end[tp])
+        deadline = time.monotonic() + timeout
+        while any(consumer.position(tp) < end[tp] for tp in tps):
+            if time.monotonic() > deadline:
+                raise HubError(f"reading the inbound topics timed out after {timeout:.0f}s")
+            for records in consumer.poll(timeout_ms=500).values():
+                for record in records:
+                    for name, value in record.headers or ():
+                        if name == H_REPLAY and value:
+                            replayed = bytes(value).decode("utf-8", "replace")
+                            if replayed in wanted:
+                                found.add(replayed)
+    finally:
+        consumer.close()
+    return found
 
 
 def parse_since(text: str) -> datetime:

@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     count = replay(
         settings,
         chosen,
-        progress=lambda e, topic: print(f"replayed {e.id} ({e.code}) to {topic}", file=sys.stderr),
+        progress=lambda e, outcome: print(f"{e.id} ({e.code}): {outcome}", file=sys.stderr),
     )
-    print(f"{count} dead letter(s) replayed")
+    skipped = len(chosen) - count
+    print(f"{count} dead letter(s) replayed" + (f", {skipped} skipped" if skipped else ""))
     return 0

@@ -110,3 +110,35 @@ def test_parse_since() -> None:
     assert parse_since("2026-11-25T10:00") == datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
     with pytest.raises(ConfigError):
         parse_since("yesterday")
+
+
+def test_replay_skips_foreign_entries_goes_on_and_never_resends(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """An entry from a topic that is not an inbound topic is skipped and reported,
+    the rest is replayed; replaying the same selection again sends nothing."""
+    names = _seed(kafka_bootstrap, topic_prefix)
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    producer.send(names.deadletter, key=b"elsewhere:0:7", value=b"<x/>", headers=[
+        ("xoev-error-code", b"XML_MALFORMED"), ("xoev-source-topic", b"elsewhere")])
+    producer.flush()
+    producer.close()
+    settings = load_settings(bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix)
+    entries = list(read_dead_letters(settings))
+    foreign = entries[-1]
+    selection = [foreign, *entries[:2]]  # the foreign one first
+    seen: list[tuple[str, str]] = []
+    assert replay(settings, selection, progress=lambda e, what: seen.append((e.id, what))) == 2
+    assert seen[0][0] == foreign.id and seen[0][1].startswith("skipped")
+    assert [what for _, what in seen[1:]] == [f"replayed to {entries[0].source_topic}"] * 2
+    again: list[tuple[str, str]] = []
+    assert replay(settings, selection, progress=lambda e, what: again.append((e.id, what))) == 0
+    assert [what.split(":")[0] for _, what in again] == ["skipped"] * 3
+    assert "replayed before" in again[1][1]
+    consumer = KafkaConsumer(
+        names.inbound("solingen.meldebehoerde"), bootstrap_servers=kafka_bootstrap,
+        auto_offset_reset="earliest", consumer_timeout_ms=3000, group_id=None,
+    )
+    replays = [dict(r.headers).get("xoev-replay") for r in consumer]
+    consumer.close()
+    assert sorted(replays) == sorted(e.id.encode() for e in entries[:2])
