@@ -13,6 +13,7 @@ import random
 import sys
 import time
 import tomllib
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from hub.settings import DEFAULT_CONFIG_DIR
 DEFAULT_FLOWS = DEFAULT_CONFIG_DIR / "simulation.toml"
 #: the header's creation time: simulated messages are created "now"
 CREATED = "nachrichtenkopf.g2g/identifikation.nachricht/erstellungszeitpunkt"
+MESSAGE_ID = "nachrichtenkopf.g2g/identifikation.nachricht/nachrichtenUUID"
 
 
 class Flow(BaseModel):
@@ -87,6 +89,9 @@ class Simulator:
     registry: SchemaRegistry
     flows: Sequence[Flow]
     seed: int = 0
+    #: a fresh nachrichtenUUID per message (the seed fixes content and timing only);
+    #: False repeats the seed's ids, for replay tests
+    fresh_ids: bool = True
     _resolved: list[tuple[Flow, SchemaPackage, MessageType]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -140,7 +145,10 @@ class Simulator:
             seed=self.rng.getrandbits(63),
             author_key=author.dvdv_key,
             reader_key=reader.dvdv_key,
-            overrides={CREATED: datetime.now(UTC).isoformat(timespec="milliseconds")},
+            overrides={
+                CREATED: datetime.now(UTC).isoformat(timespec="milliseconds"),
+                **({MESSAGE_ID: str(uuid.uuid4())} if self.fresh_ids else {}),
+            },
         )
         message_id = read_header(parse_xml(payload)).message_id
         return SimulatedMessage(flow.name, author, reader, message_id, payload)

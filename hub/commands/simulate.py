@@ -18,7 +18,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--duration", type=float, help="seconds to run (default 30)")
     group.add_argument("--count", type=int, help="number of messages instead of a duration")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    parser.add_argument(
+        "--seed", type=int, default=1,
+        help="random seed for content and timing (default 1); every run gets fresh "
+        "nachrichtenUUIDs unless --repeat-ids",
+    )
+    parser.add_argument(
+        "--repeat-ids", action="store_true",
+        help="reuse the seed's nachrichtenUUIDs (a second run is then all duplicates)",
+    )
     parser.add_argument("--flows", type=Path, help="flows file (default: bundled simulation.toml)")
     parser.set_defaults(run=run)
 
@@ -48,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         registry=SchemaRegistry.from_settings(settings),
         flows=load_flows(args.flows or DEFAULT_FLOWS),
         seed=args.seed,
+        fresh_ids=not args.repeat_ids,
     )
     names = TopicNames(settings.topic_prefix)
     producer = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=5)
