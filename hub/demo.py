@@ -161,6 +161,7 @@ class Demo:
     def simulate(self) -> None:
         from kafka import KafkaProducer
 
+        from hub.kafka_client import producer_config
         from hub.schemas import SchemaRegistry
         from hub.simulate import Simulator, load_flows
         from hub.topics import TopicNames
@@ -170,7 +171,7 @@ class Demo:
             region, SchemaRegistry.from_settings(self.settings), load_flows(), seed=self.seed
         )
         names = TopicNames(self.settings.topic_prefix)
-        producer = KafkaProducer(bootstrap_servers=self.settings.bootstrap, acks="all", linger_ms=5)
+        producer = KafkaProducer(**producer_config(self.settings), acks="all", linger_ms=5)
         started = time.monotonic()
         try:
             while not self.stop_event.is_set():

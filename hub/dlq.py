@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from hub.errors import ConfigError, HubError
+from hub.kafka_client import consumer_config, producer_config
 from hub.settings import Settings
 from hub.topics import (
     H_ERROR_CODE,
@@ -70,17 +71,13 @@ def read_dead_letters(
     since: datetime | None = None,
     code: str | None = None,
     timeout: float = 5.0,
-    client_config: dict[str, object] | None = None,
 ) -> Iterator[DeadLetter]:
     """Every entry of the dead-letter topic from the beginning (optionally filtered)."""
     from kafka import KafkaConsumer, TopicPartition
 
     topic = TopicNames(settings.topic_prefix).deadletter
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        **(client_config or {}),
+        **consumer_config(settings), group_id=None, enable_auto_commit=False
     )
     try:
         partitions = consumer.partitions_for_topic(topic)
@@ -137,7 +134,6 @@ def replay(
     entries: list[DeadLetter],
     *,
     progress: Callable[[DeadLetter, str], None] | None = None,
-    client_config: dict[str, object] | None = None,
 ) -> int:
     """Re-submit entries to their source inbound topics. Returns how many were sent.
 
@@ -151,10 +147,8 @@ def replay(
 
     names = TopicNames(settings.topic_prefix)
     inbound = [e for e in entries if names.authority_of_inbound(e.source_topic) is not None]
-    done = replayed_before(settings, inbound, client_config=client_config)
-    producer = KafkaProducer(
-        bootstrap_servers=settings.bootstrap, acks="all", **(client_config or {})
-    )
+    done = replayed_before(settings, inbound)
+    producer = KafkaProducer(**producer_config(settings), acks="all")
     sent = 0
     try:
         for entry in entries:
@@ -183,7 +177,6 @@ def replayed_before(
     entries: list[DeadLetter],
     *,
     timeout: float = 30.0,
-    client_config: dict[str, object] | None = None,
 ) -> set[str]:
     """Ids of ``entries`` whose replay is already on their inbound topic (read from
     the oldest entry's time on: a replay is always younger than its dead letter)."""
@@ -194,8 +187,7 @@ def replayed_before(
     wanted = {e.id for e in entries}
     since_ms = int(min(e.timestamp for e in entries).timestamp() * 1000)
     consumer = KafkaConsumer(
-        bootstrap_servers=settings.bootstrap, group_id=None, enable_auto_commit=False,
-        **(client_config or {}),
+        **consumer_config(settings), group_id=None, enable_auto_commit=False
     )
     found: set[str] = set()
     try:

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from hub.settings import Settings
 
-__all__ = ["Client", "admin_config", "consumer_config", "max_request_bytes", "producer_config"]
+__all__ = [
+    "Client",
+    "admin_config",
+    "connection_config",
+    "consumer_config",
+    "max_request_bytes",
+    "producer_config",
+]
 
 Client = Literal["kafka-python", "aiokafka"]
 
@@ -69,6 +76,11 @@ def _common(settings: Settings, client: Client, client_id: str) -> dict[str, Any
         "client_id": client_id,
         **_security(settings, client),
     }
+
+
+def connection_config(settings: Settings, *, client: Client = "kafka-python") -> dict[str, Any]:
+    """Bootstrap address and security only, for clients that set the rest themselves."""
+    return {"bootstrap_servers": settings.bootstrap, **_security(settings, client)}
 
 
 def admin_config(settings: Settings) -> dict[str, Any]:

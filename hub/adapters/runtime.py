@@ -133,23 +133,11 @@ def adapter_specs(authority: Any) -> list[AdapterSpec]:
 
 
 def kafka_client_options(settings: Settings) -> dict[str, Any]:
-    """aiokafka connection options from the settings (security included)."""
-    options: dict[str, Any] = {
-        "bootstrap_servers": settings.bootstrap,
-        "security_protocol": settings.security_protocol,
-    }
-    if settings.security_protocol.startswith("SASL"):
-        options["sasl_mechanism"] = settings.sasl_mechanism
-        options["sasl_plain_username"] = settings.sasl_username
-        if settings.sasl_password is not None:
-            options["sasl_plain_password"] = settings.sasl_password.get_secret_value()
-    if settings.security_protocol in ("SSL", "SASL_SSL"):
-        from aiokafka.helpers import create_ssl_context
+    """aiokafka connection options from the settings (security included), from
+    :mod:`hub.kafka_client`, the one place that maps settings to client arguments."""
+    from hub.kafka_client import connection_config
 
-        options["ssl_context"] = create_ssl_context(
-            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
-        )
-    return options
+    return connection_config(settings, client="aiokafka")
 
 
 @dataclass

@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from kafka import KafkaProducer
 
+    from hub.kafka_client import producer_config
     from hub.region import Region
     from hub.schemas import SchemaRegistry
     from hub.settings import load_settings
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         fresh_ids=not args.repeat_ids,
     )
     names = TopicNames(settings.topic_prefix)
-    producer = KafkaProducer(bootstrap_servers=settings.bootstrap, acks="all", linger_ms=5)
+    producer = KafkaProducer(**producer_config(settings), acks="all", linger_ms=5)
 
     def send(message: SimulatedMessage) -> None:
         producer.send(
