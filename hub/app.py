@@ -24,7 +24,7 @@ from faust.transport.drivers.aiokafka import Consumer as AIOKafkaFaustConsumer
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
 from faust.types import ConsumerT, ProducerT
 
-from hub.kafka_client import max_request_bytes, schema_topic_bytes
+from hub.kafka_client import faust_credentials, max_request_bytes, schema_topic_bytes
 from hub.metrics import HubMetrics
 from hub.pipeline import Pipeline
 from hub.region import Region
@@ -35,26 +35,6 @@ from hub.topics import TopicNames
 
 def broker_urls(settings: Settings) -> list[str]:
     return [f"kafka://{host.strip()}" for host in settings.bootstrap.split(",") if host.strip()]
-
-
-def credentials(settings: Settings) -> Any:
-    """Faust credentials for the configured security protocol (None: PLAINTEXT)."""
-    import ssl
-
-    context = None
-    if settings.security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
-        )
-    if settings.security_protocol.startswith("SASL"):
-        password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""
-        return faust.SASLCredentials(
-            username=settings.sasl_username,
-            password=password,
-            mechanism=settings.sasl_mechanism,
-            ssl_context=context,
-        )
-    return context
 
 
 def faust_data_dir(settings: Settings) -> Path:
@@ -167,7 +147,7 @@ def build_app(
     app = HubApp(
         settings.consumer_group,
         broker=broker_urls(settings),
-        broker_credentials=credentials(settings),
+        broker_credentials=faust_credentials(settings),
         # RocksDB (rocksdict): a restart recovers from the changelog only what the
         # local state lacks (decision 0006)
         store="rocksdb://",

@@ -24,6 +24,7 @@ __all__ = [
     "admin_config",
     "connection_config",
     "consumer_config",
+    "faust_credentials",
     "max_request_bytes",
     "producer_config",
 ]
@@ -76,6 +77,28 @@ def _common(settings: Settings, client: Client, client_id: str) -> dict[str, Any
         "client_id": client_id,
         **_security(settings, client),
     }
+
+
+def faust_credentials(settings: Settings) -> Any:
+    """Faust's ``broker_credentials`` for the security protocol (None: PLAINTEXT)."""
+    import ssl
+
+    import faust
+
+    context = None
+    if settings.security_protocol in ("SSL", "SASL_SSL"):
+        context = ssl.create_default_context(
+            cafile=str(settings.ssl_cafile) if settings.ssl_cafile else None
+        )
+    if settings.security_protocol.startswith("SASL"):
+        password = settings.sasl_password.get_secret_value() if settings.sasl_password else ""
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=password,
+            mechanism=settings.sasl_mechanism,
+            ssl_context=context,
+        )
+    return context
 
 
 def connection_config(settings: Settings, *, client: Client = "kafka-python") -> dict[str, Any]:
