@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import os
 import re
+import stat
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,6 +54,22 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class _Refused(Exception):
+    """An inbox file that is never accepted (moved to failed/ with the code)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.detail = detail
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(fd, "wb") as fh:
+        os.fchmod(fh.fileno(), mode)
+        fh.write(data)
+
+
 def _free_name(folder: Path, name: str) -> Path:
     target = folder / name
     if not target.exists():
@@ -65,6 +83,8 @@ class DirectorySourceConfig(AdapterConfig):
     failed_dir: Path | None = Field(default=None, description="Default: <path>/failed.")
     poll_seconds: float = Field(default=0.2, gt=0, le=60)
     max_backoff_seconds: float = Field(default=5.0, gt=0)
+    file_mode: int = Field(default=0o640, ge=0, le=0o777,
+                           description="Mode of files moved to failed/ and of reasons.")
 
 
 class DirectorySource(Source):
@@ -139,9 +159,13 @@ class DirectorySource(Source):
 
     async def _one(self, path: Path, emit: Emit) -> None:
         try:
-            data = await asyncio.to_thread(path.read_bytes)
+            data = await asyncio.to_thread(self._read, path)
         except FileNotFoundError:
             return  # taken away meanwhile
+        except _Refused as refused:
+            await asyncio.to_thread(self._fail, path, refused.code, refused.detail)
+            self.context.rejected(refused.code)
+            return
         except OSError as exc:
             raise TransientError(f"inbox file unreadable: {exc.strerror}") from exc
         result = self._check(data)
@@ -160,6 +184,36 @@ class DirectorySource(Source):
             return
         await asyncio.to_thread(self._move, path, self.done)
 
+    def _read(self, path: Path) -> bytes:
+        """The file's bytes; a symbolic link is refused (it could point anywhere the
+        hub may read) and the size is checked before anything is read."""
+        limit = self.context.max_message_bytes
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _Refused("FILE_SYMLINK", "a symbolic link is not accepted") from None
+            raise
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                raise _Refused("FILE_NOT_REGULAR", "not a regular file")
+            if info.st_size > limit:
+                raise _Refused(
+                    "XML_TOO_LARGE", f"file has {info.st_size} bytes, the limit is {limit}"
+                )
+            chunks: list[bytes] = []
+            size = 0
+            while size <= limit:  # the file may grow after the check
+                chunk = os.read(fd, limit + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            return b"".join(chunks)
+        finally:
+            os.close(fd)
+
     def _move(self, path: Path, folder: Path) -> Path:
         target = _free_name(folder, path.name)
         os.replace(path, target)
@@ -168,8 +222,10 @@ class DirectorySource(Source):
 
     def _fail(self, path: Path, code: str, detail: str) -> None:
         target = self._move(path, self.failed)
+        if not target.is_symlink():
+            os.chmod(target, self.config.file_mode)
         reason = target.with_name(target.name + ".reason.txt")
-        reason.write_text(f"{code}\n{detail}\n", encoding="utf-8")
+        _write_new(reason, f"{code}\n{detail}\n".encode(), self.config.file_mode)
         # file names may carry personal data: log the code only
         log.warning("inbox of %s: a file failed with %s", self.context.authority_id, code)
 
@@ -177,6 +233,8 @@ class DirectorySource(Source):
 class DirectorySinkConfig(AdapterConfig):
     path: Path = Field(description="The outbox folder (created at start if possible).")
     fsync: bool = Field(default=True, description="fsync file and folder (keep on in production).")
+    file_mode: int = Field(default=0o640, ge=0, le=0o777,
+                           description="Mode of the written files, whatever the umask.")
 
 
 class DirectorySink(Sink):
@@ -211,7 +269,8 @@ class DirectorySink(Sink):
         for message in batch:
             target = folder / f"{message.message_id}.xml"
             tmp = folder / f".{message.message_id}.xml.{os.getpid()}.tmp"
-            with open(tmp, "wb") as fh:
+            with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+                os.fchmod(fh.fileno(), self.config.file_mode)  # whatever the umask
                 fh.write(message.payload)
                 if self.config.fsync:
                     fh.flush()

@@ -89,3 +89,63 @@ def test_sink_writes_atomically_and_refuses_unsafe_names(tmp_path: Path) -> None
 
     run(scenario())
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["abc-123.xml"]
+
+
+def test_symlinks_are_refused_sizes_checked_before_reading_and_files_are_0640(
+    tmp_path: Path,
+) -> None:
+    import os
+    import stat
+
+    inbox = tmp_path / "inbox"
+    secret = tmp_path / "secret.xml"
+    original = sample_payload(5)
+    secret.write_bytes(original)
+    source = DirectorySource.create({"path": str(inbox), "poll_seconds": 0.05}, CTX)
+    got: list[InboundMessage] = []
+    read_sizes: list[int] = []
+    real_read = os.read
+
+    async def emit(message: InboundMessage) -> None:
+        got.append(message)
+
+    def counting_read(fd: int, n: int) -> bytes:
+        read_sizes.append(n)
+        return real_read(fd, n)
+
+    async def scenario() -> None:
+        os.umask(0o000)  # the files' modes must not come from the umask
+        await source.start(emit)
+        inbox.mkdir(exist_ok=True)
+        (inbox / "link.xml").symlink_to(secret)
+        drop_file(inbox, "huge.xml", b"<a>" + b"x" * 3000 + b"</a>")
+        os.read = counting_read  # type: ignore[assignment]
+        try:
+            await wait_for(lambda: not source.pending())
+            await asyncio.sleep(0.2)
+        finally:
+            os.read = real_read
+        await source.stop()
+
+    old = os.umask(0o022)
+    try:
+        run(scenario())
+    finally:
+        os.umask(old)
+    assert got == []
+    failed = inbox / "failed"
+    reasons = {p.name: p.read_text() for p in failed.glob("*.reason.txt")}
+    assert reasons["link.xml.reason.txt"].startswith("FILE_SYMLINK\n")
+    assert reasons["huge.xml.reason.txt"].startswith("XML_TOO_LARGE\n")
+    assert all(n <= CTX.max_message_bytes + 1 for n in read_sizes)
+    assert 3007 not in read_sizes  # the huge file was not read whole
+    assert secret.read_bytes() == original  # the link target is untouched
+    for path in failed.iterdir():
+        if not path.is_symlink():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o640, path
+
+    sink = DirectorySink.create({"path": str(tmp_path / "out")}, CTX)
+    run(sink.start())
+    run(sink.deliver([OutboundMessage("w.m", "6f1c4e2a-0000-4000-8000-000000000009", b"<a/>")]))
+    written = tmp_path / "out" / "6f1c4e2a-0000-4000-8000-000000000009.xml"
+    assert stat.S_IMODE(written.stat().st_mode) == 0o640
