@@ -12,7 +12,8 @@ The body is the XÖV XML message. Answers:
 * ``401`` missing or unknown bearer token; ``403`` a valid token of another
   authority; ``404`` no such authority here; ``413`` body above
   ``max_message_bytes`` (refused from ``Content-Length`` and while streaming);
-  ``415`` not an XML content type; ``422`` the check failed, the body is the
+  ``408`` the body did not arrive within the gateway's ``body_timeout``
+  (30 s); ``415`` not an XML content type; ``422`` the check failed, the body is the
   validation report as JSON; ``503`` the broker is unavailable, retry later.
 
 Tokens are configured per authority as SHA-256 hex digests (``token_sha256``)
@@ -27,6 +28,7 @@ without a shared gateway serves one itself on ``listen_host``/``listen_port``.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -99,8 +101,17 @@ class _Recent:
 class HttpGateway:
     """One aiohttp application serving the HTTP inbound of several authorities."""
 
-    def __init__(self, max_message_bytes: int, checker: Checker | None = None) -> None:
+    def __init__(
+        self,
+        max_message_bytes: int,
+        checker: Checker | None = None,
+        *,
+        body_timeout: float = 30.0,
+    ) -> None:
         self.max_bytes = max_message_bytes
+        #: seconds a client may take to send its body (a stalled one holds a
+        #: connection and a buffer): 408 after that
+        self.body_timeout = body_timeout
         self.check: Checker = checker or default_checker(max_message_bytes)
         self._sources: dict[str, HttpInboundSource] = {}
         self.app = web.Application(client_max_size=max_message_bytes + 1)
@@ -189,7 +200,13 @@ class HttpGateway:
         if request.content_type not in XML_TYPES:
             context.rejected("UNSUPPORTED_MEDIA_TYPE")
             return _error(415, "UNSUPPORTED_MEDIA_TYPE", "send application/xml")
-        body = await self._read_limited(request)
+        try:
+            body = await asyncio.wait_for(self._read_limited(request), self.body_timeout)
+        except TimeoutError:
+            context.rejected("REQUEST_TIMEOUT")
+            return _error(408, "REQUEST_TIMEOUT",
+                          f"the body did not arrive within {self.body_timeout:g} s",
+                          headers={"Connection": "close"})
         if body is None:
             context.rejected("XML_TOO_LARGE")
             return _error(413, "XML_TOO_LARGE", f"limit is {self.max_bytes} bytes")

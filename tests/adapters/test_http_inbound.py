@@ -21,8 +21,9 @@ LIMIT = 4096
 async def with_gateway(
     scenario: Callable[[str, list[InboundMessage]], Awaitable[Any]],
     emit_error: BaseException | None = None,
+    body_timeout: float = 30.0,
 ) -> Any:
-    gateway = HttpGateway(LIMIT)
+    gateway = HttpGateway(LIMIT, body_timeout=body_timeout)
     got: list[InboundMessage] = []
 
     async def emit(message: InboundMessage) -> None:
@@ -230,3 +231,26 @@ def test_a_known_id_with_another_body_is_a_409_conflict() -> None:
         assert (status, answer) == (202, {"message_id": mid, "duplicate": True})
 
     run(with_gateway(scenario))
+
+
+def test_a_body_that_stalls_gets_408_and_connection_close() -> None:
+    async def scenario(base: str, got: list[InboundMessage]) -> None:
+        port = int(base.split(":")[2].split("/")[0])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /v1/authorities/remscheid.standesamt/messages HTTP/1.1\r\n"
+            b"Host: 127.0.0.1\r\nAuthorization: Bearer token-standesamt-r\r\n"
+            b"Content-Type: application/xml\r\nContent-Length: 1000\r\n\r\n<a>"
+        )
+        await writer.drain()
+        started = asyncio.get_running_loop().time()
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=20)
+        waited = asyncio.get_running_loop().time() - started
+        writer.close()
+        await writer.wait_closed()
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert b"connection: close" in answer.lower()
+        assert waited < 10  # bounded by body_timeout, not by the client
+        assert got == []
+
+    run(with_gateway(scenario, body_timeout=0.5))
