@@ -138,7 +138,6 @@ class Batch:
 
     tickets: list[Ticket[EventT[Any]]] = field(default_factory=list)
     futures: list[tuple[asyncio.Future[Any], EventT[Any]]] = field(default_factory=list)
-    remaining: int = 0
 
 
 class IngestFlow:
@@ -241,21 +240,35 @@ class IngestFlow:
         """Ack the batch's events (in offset order) once all its outputs are acknowledged."""
         if self.sequencer.pending >= self.max_in_flight:
             self.room.clear()
-        batch.remaining = len(batch.futures)
         if not batch.futures:
             self.settle(stream, batch)
             return
+        # one task per batch that awaits the futures in turn: a few wake-ups per
+        # produce request instead of a callback per record
+        self.spawn(self.settle_after_acks(stream, batch))
 
-        def one_done(done: asyncio.Future[Any]) -> None:
-            if done.cancelled() or done.exception() is not None:
-                self.delivery_failed(batch, done)
-                return
-            batch.remaining -= 1
-            if batch.remaining == 0:
-                self.settle(stream, batch)
-
+    async def settle_after_acks(self, stream: StreamT[Any], batch: Batch) -> None:
+        written: dict[TP, int] = {}
         for future, _event in batch.futures:
-            future.add_done_callback(one_done)
+            try:
+                metadata = await asyncio.shield(future)
+            except asyncio.CancelledError:
+                if not future.cancelled():
+                    raise  # this task was cancelled (shutdown): nothing is acked
+                self.delivery_failed(batch, future)
+                return
+            except Exception:
+                self.delivery_failed(batch, future)
+                return
+            if metadata.topic == self.changelog:
+                tp = TP(metadata.topic, metadata.partition)
+                written[tp] = max(written.get(tp, -1), metadata.offset)
+        # Keep the changelog offsets in the local store, as Faust does for its own
+        # table writes: a restart then reads the changelog from there on, not from 0.
+        store: Any = self.table.data  # a Faust StoreT (typed as a mapping)
+        for tp, offset in written.items():
+            store.set_persisted_offset(tp, offset)
+        self.settle(stream, batch)
 
     def settle(self, stream: StreamT[Any], batch: Batch) -> None:
         released: list[EventT[Any]] = []
@@ -272,9 +285,6 @@ class IngestFlow:
             await stream.ack(event)
 
     def delivery_failed(self, batch: Batch, done: asyncio.Future[Any]) -> None:
-        if batch.remaining < 0:
-            return  # this batch already reported its failure
-        batch.remaining = -1
         reason = "cancelled" if done.cancelled() else type(done.exception()).__name__
         message = next(e for f, e in batch.futures if f is done).message
         # hub log lines are not %-formatted (privacy guard): the reason is a field
@@ -479,22 +489,8 @@ class IngestFlow:
     # -- the producer -------------------------------------------------------------
 
     async def send_output(self, output: Output) -> asyncio.Future[Any]:
-        future = await self.send(
+        return await self.send(
             output.topic, output.key, output.value, output.headers, output.partition
-        )
-        if output.topic == self.changelog:
-            future.add_done_callback(self.changelog_written)
-        return future
-
-    def changelog_written(self, done: asyncio.Future[Any]) -> None:
-        """Keep the changelog offset in the local store, as Faust does for its own
-        table writes: a restart then reads the changelog from there on, not from 0."""
-        if done.cancelled() or done.exception() is not None:
-            return  # the batch reports the failure
-        metadata = done.result()
-        store: Any = self.table.data  # a Faust StoreT (typed as a mapping)
-        store.set_persisted_offset(
-            TP(metadata.topic, metadata.partition), metadata.offset
         )
 
     async def send(
