@@ -152,7 +152,7 @@ class IngestFlow:
         metrics: HubMetrics,
         *,
         batch_max: int = 500,
-        batch_wait: float = 0.005,
+        batch_wait: float = 0.002,
         dedupe_retention: float = 30 * 86400,
         max_in_flight: int = 1000,
     ) -> None:
@@ -182,8 +182,6 @@ class IngestFlow:
             value_type=bytes,
             partitions=app.conf.topic_partitions,
             help="(author, nachrichtenUUID) already delivered: sha256|topic:partition:offset|t",
-            # the changelog forgets what the hub forgets (compacted, and deleted
-            # after the retention window), so a restart replays at most that much
             # RocksDB per partition: Faust's defaults (64 MiB write buffers, 2 GiB
             # block cache) are sized for big tables; ids are ~150 bytes each
             options={
@@ -191,6 +189,8 @@ class IngestFlow:
                 "max_write_buffer_number": 2,
                 "block_cache_size": 32 * 1024 * 1024,
             },
+            # the changelog forgets what the hub forgets (compacted, and deleted
+            # after the retention window), so a new slot replays at most that much
             extra_topic_configs={
                 "cleanup.policy": "compact,delete",
                 "retention.ms": str(int(dedupe_retention * 1000)),
