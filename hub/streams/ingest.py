@@ -198,6 +198,7 @@ class IngestFlow:
         )
         self.dedupe = Dedupe(self.table, dedupe_retention, time.time)
         self.changelog: str = self.table.changelog_topic.get_topic_name()
+        self.persisted: dict[TP, int] = {}  # newest changelog offset kept per partition
         #: how often expired ids are dropped from memory and the changelog
         self.sweep_interval = min(max(dedupe_retention / 10, 1.0), 600.0)
 
@@ -265,9 +266,12 @@ class IngestFlow:
                 written[tp] = max(written.get(tp, -1), metadata.offset)
         # Keep the changelog offsets in the local store, as Faust does for its own
         # table writes: a restart then reads the changelog from there on, not from 0.
+        # Batches may finish out of order: an offset only ever moves forward.
         store: Any = self.table.data  # a Faust StoreT (typed as a mapping)
         for tp, offset in written.items():
-            store.set_persisted_offset(tp, offset)
+            if offset > self.persisted.get(tp, -1):
+                self.persisted[tp] = offset
+                store.set_persisted_offset(tp, offset)
         self.settle(stream, batch)
 
     def settle(self, stream: StreamT[Any], batch: Batch) -> None:
