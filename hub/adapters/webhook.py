@@ -12,17 +12,21 @@ maximum age against replays). Also sent: ``Content-Type: application/xml``,
 
 Answers: 2xx delivered; 408, 425, 429 and 5xx (and connection errors or
 timeouts) are transient — the framework retries with backoff and dead-letters
-after the configured attempts; any other status is a permanent refusal
-(``WEBHOOK_REJECTED``) and dead-letters at once.
+after the configured attempts; a redirect is never followed (``WEBHOOK_REDIRECT``:
+it would re-send body and signature elsewhere); any other status is a permanent
+refusal (``WEBHOOK_REJECTED``); both dead-letter at once. The endpoint must be
+``https://`` unless it is on this host (loopback) or ``allow_http`` is set.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import time
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import Field, SecretStr, model_validator
@@ -30,6 +34,8 @@ from pydantic import Field, SecretStr, model_validator
 from hub.adapters.base import AdapterConfig, OutboundMessage, Sink
 from hub.errors import ConfigError, MessageError, TransientError
 from hub.logging import register_secret
+
+log = logging.getLogger(__name__)
 
 H_AUTHENTICATION = "callback-authentication"
 H_TIMESTAMP = "callback-timestamp"
@@ -71,18 +77,33 @@ def verify_signature(
 
 
 class WebhookConfig(AdapterConfig):
-    url: str = Field(description="The endpoint (http:// or https://).")
+    url: str = Field(description="The endpoint: https://, or http:// on this host (loopback).")
     secret: SecretStr | None = Field(default=None, description="Shared HMAC secret.")
     secret_env: str | None = Field(default=None, description="Env variable with the secret.")
     timeout_seconds: float = Field(default=10.0, gt=0)
+    allow_http: bool = Field(
+        default=False,
+        description="Allow http:// to another host (messages travel unencrypted; "
+        "warned at start).",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> WebhookConfig:
         if not self.url.startswith(("http://", "https://")):
             raise ValueError("url must start with http:// or https://")
+        if self.url.startswith("http://") and not self.allow_http and not _loopback(self.url):
+            raise ValueError(
+                "url must use https:// for another host (or set allow_http: the messages "
+                "would travel unencrypted)"
+            )
         if (self.secret is None) == (self.secret_env is None):
             raise ValueError("give exactly one of secret and secret_env")
         return self
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
 class WebhookSink(Sink):
@@ -112,6 +133,11 @@ class WebhookSink(Sink):
 
     async def start(self) -> None:
         self._key = self._secret()
+        if self.config.url.startswith("http://") and not _loopback(self.config.url):
+            log.warning(
+                "webhook without TLS (allow_http)",
+                extra={"event": "webhook_insecure", "authority": self.context.authority_id},
+            )
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout_seconds)
@@ -143,13 +169,23 @@ class WebhookSink(Sink):
             H_AUTHENTICATION: sign(self._key, timestamp, message.payload),
         })
         try:
-            async with session.post(self.config.url, data=message.payload, headers=headers) as resp:
+            # never follow a redirect: a 307/308 would re-send body and signature
+            # to wherever the answer points
+            async with session.post(
+                self.config.url, data=message.payload, headers=headers, allow_redirects=False
+            ) as resp:
                 status = resp.status
                 await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientError(f"webhook unreachable: {type(exc).__name__}") from exc
         if 200 <= status < 300:
             return
+        if 300 <= status < 400:
+            raise MessageError(
+                f"webhook answered HTTP {status}; redirects are not followed "
+                "(configure the final URL)",
+                code="WEBHOOK_REDIRECT",
+            )
         if status >= 500 or status in TRANSIENT_STATUS:
             raise TransientError(f"webhook answered {status}")
         raise MessageError(f"webhook refused the message with HTTP {status}",

@@ -36,7 +36,7 @@ def test_verify_signature_accepts_fresh_and_rejects_tampering_and_age() -> None:
 
 def test_config_needs_exactly_one_secret_and_an_http_url() -> None:
     with pytest.raises(ConfigError, match="exactly one of secret"):
-        WebhookSink.parse_config({"url": "http://x"})
+        WebhookSink.parse_config({"url": "https://x"})
     with pytest.raises(ConfigError, match="url must start"):
         WebhookSink.parse_config({"url": "ftp://x", "secret": "s"})
 
@@ -97,3 +97,56 @@ def test_only_contract_headers_are_forwarded() -> None:
         got = {k.lower(): v for k, v in receiver.headers["id-h"].items()}
     assert got["xoev-author"] == "ags:05124000" and "traceparent" in got
     assert "internal-secret" not in got and "xoev-bad" not in got and "injected" not in got
+
+
+def test_remote_endpoints_need_https_unless_allowed() -> None:
+    with pytest.raises(ConfigError, match="https"):
+        WebhookSink.parse_config({"url": "http://hooks.example.org/x", "secret": "s"})
+    for url in ("https://hooks.example.org/x", "http://127.0.0.1:8080/x", "http://localhost/x"):
+        WebhookSink.parse_config({"url": url, "secret": "s"})
+    allowed = WebhookSink.parse_config(
+        {"url": "http://hooks.example.org/x", "secret": "s", "allow_http": True}
+    )
+    assert allowed.allow_http is True  # type: ignore[attr-defined]
+
+
+def test_a_redirect_is_not_followed_and_dead_letters_with_its_own_code() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    with WebhookReceiver(SECRET) as target:
+
+        class Redirect(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                self.send_response(307)
+                self.send_header("Location", target.url)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        server = HTTPServer(("127.0.0.1", 0), Redirect)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            sink = WebhookSink.create(
+                {"url": f"http://127.0.0.1:{server.server_port}/hook", "secret": SECRET},
+                AdapterContext("a.b", "hook"),
+            )
+
+            async def scenario() -> None:
+                await sink.start()
+                try:
+                    await sink.deliver([outbound(0)])
+                finally:
+                    await sink.stop()
+
+            with pytest.raises(MessageError) as info:
+                run(scenario())
+            assert info.value.code == "WEBHOOK_REDIRECT"
+            assert target.posts == 0  # body and signature went nowhere else
+        finally:
+            server.shutdown()
+            server.server_close()
