@@ -19,8 +19,9 @@ id, which carries no topic prefix) and owns the Faust-internal topics
 ``<group>-*``. It may CREATE the contract topics it uses (Faust declares topics;
 on an existing topic that changes nothing) but never an authority's group.
 The operators' principal reads audit and dead letters (``dlq list|show``) with
-groups ``<operators>.*``. Creating topics and ACLs is an administrator's job (a
-super user), not the hub's.
+groups ``<operators>.*``; the OSCI/XTA gateway's principal, when one is named,
+reads ``xoev.out.external`` with groups ``<gateway>.*``. Creating topics and ACLs
+is an administrator's job (a super user), not the hub's.
 
 :func:`plan_acls` is pure; :func:`apply_acls` creates what is missing through a
 kafka-python admin client and can run any number of times. :func:`allowed`
@@ -110,9 +111,14 @@ def plan_acls(
     settings: Settings,
     hub_principal: str,
     operators_principal: str,
+    gateway_principal: str | None = None,
 ) -> list[AclBinding]:
-    """Every ALLOW binding the region needs, sorted and without duplicates."""
+    """Every ALLOW binding the region needs, sorted and without duplicates.
+
+    ``gateway_principal`` (the OSCI/XTA gateway) may read ``xoev.out.external`` with
+    groups ``<gateway>.*`` and nothing else."""
     hub, ops = _principal(hub_principal), _principal(operators_principal)
+    gateway = _principal(gateway_principal) if gateway_principal else None
     topics = TopicNames(settings.topic_prefix)
     plan: set[AclBinding] = set()
 
@@ -122,7 +128,7 @@ def plan_acls(
         plan.update(AclBinding(principal, rtype, name, pattern, op) for op in ops_)
 
     for authority_id in sorted(region.authorities):
-        if authority_id == hub.removeprefix("User:") or authority_id == ops.removeprefix("User:"):
+        if authority_id in {p.removeprefix("User:") for p in (hub, ops, gateway) if p}:
             raise ConfigError(f"authority id {authority_id!r} collides with a hub principal")
         user = authority_principal(authority_id)
         inbound = topics.inbound(authority_id)
@@ -152,6 +158,10 @@ def plan_acls(
     for name in (topics.audit, topics.deadletter):
         allow(ops, "TOPIC", name, "LITERAL", "READ", "DESCRIBE")
     allow(ops, "GROUP", f"{settings.topic_prefix}{ops.removeprefix('User:')}.", "PREFIXED", "READ")
+    if gateway is not None:
+        allow(gateway, "TOPIC", topics.external, "LITERAL", "READ", "DESCRIBE")
+        allow(gateway, "GROUP", f"{settings.topic_prefix}{gateway.removeprefix('User:')}.",
+              "PREFIXED", "READ")
     return sorted(plan)
 
 

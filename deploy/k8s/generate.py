@@ -29,6 +29,7 @@ from hub.topology import TopicSpec, contract_topics  # noqa: E402
 CLUSTER = "xoev-kafka"
 HUB_USER = "xoev-hub"
 OPERATORS_USER = "xoev-ops"
+GATEWAY_USER = "xoev-osci-gateway"  # reads xoev.out.external (hand-over to OSCI/XTA)
 PARTITIONS = 6
 REPLICAS = 3
 
@@ -88,7 +89,8 @@ def main(region_file: Path = DEFAULT_CONFIG_DIR / "region.toml", out: Path = HER
     # exactly the topics `xoev-hub topics apply` creates
     topics = [kafka_topic(spec) for spec in contract_topics(settings, region)]
     # the same plan `hub.acl` applies to a local cluster, in Strimzi's words
-    plan = plan_acls(region, settings, f"User:{HUB_USER}", f"User:{OPERATORS_USER}")
+    plan = plan_acls(region, settings, f"User:{HUB_USER}", f"User:{OPERATORS_USER}",
+                     f"User:{GATEWAY_USER}")
     principals = sorted({b.principal for b in plan})
     users = [
         user(p.removeprefix("User:"), [b for b in plan if b.principal == p]) for p in principals

@@ -203,11 +203,14 @@ def bindings_of(users: list[dict[str, Any]]) -> set[AclBinding]:
 def test_kafka_users_carry_exactly_the_acl_plan() -> None:
     ids = authority_ids()
     users = of_kind("KafkaUser")
-    assert {u["metadata"]["name"] for u in users} == {*ids, "xoev-hub", "xoev-ops"}
+    assert {u["metadata"]["name"] for u in users} == {
+        *ids, "xoev-hub", "xoev-ops", "xoev-osci-gateway"
+    }
     for user in users:
         assert user["spec"]["authentication"]["type"] == "scram-sha-512"
     plan = plan_acls(Region.load(DEFAULT_CONFIG_DIR / "region.toml"),
-                     Settings.model_construct(), "User:xoev-hub", "User:xoev-ops")
+                     Settings.model_construct(), "User:xoev-hub", "User:xoev-ops",
+                     "User:xoev-osci-gateway")
     assert bindings_of(users) == set(plan)
 
 

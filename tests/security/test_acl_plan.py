@@ -158,3 +158,23 @@ def test_prefixed_topic_rule_would_have_leaked() -> None:
                        "xoev.out.wuppertal.meldebehoerde", "PREFIXED", "READ")
     assert allowed([naive], naive.principal, "TOPIC",
                    "xoev.out.wuppertal.meldebehoerde-nord.xml", "READ")
+
+
+def test_the_osci_gateway_reads_only_the_external_hand_over(
+    region: HasAuthorities, settings: Settings
+) -> None:
+    gateway = "User:xoev-osci-gateway"
+    plan = plan_acls(region, settings, HUB, OPS, gateway_principal=gateway)
+    topics = TopicNames(settings.topic_prefix)
+    assert allowed(plan, gateway, "TOPIC", topics.external, "READ")
+    group = f"{settings.topic_prefix}xoev-osci-gateway.handover"
+    assert allowed(plan, gateway, "GROUP", group, "READ")
+    others = [topics.audit, topics.deadletter, topics.schemas]
+    for authority_id in sorted(region.authorities):
+        others += [topics.inbound(authority_id), topics.out_xml(authority_id)]
+    for name in others:
+        for operation in ("READ", "WRITE"):
+            assert not allowed(plan, gateway, "TOPIC", name, operation), (name, operation)
+    assert not allowed(plan, gateway, "TOPIC", topics.external, "WRITE")
+    # without a gateway principal, nobody but the hub touches the external topic
+    assert plan_acls(region, settings, HUB, OPS) == [b for b in plan if b.principal != gateway]
