@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -36,20 +36,40 @@ class Snapshot:
     duplicates: float = 0.0
     pairs: dict[tuple[str, str], float] = field(default_factory=lambda: defaultdict(float))
     dead_by_code: dict[str, float] = field(default_factory=lambda: defaultdict(float))
-    latency_buckets: dict[float, float] = field(default_factory=lambda: defaultdict(float))
 
-    def quantile(self, q: float) -> float | None:
-        """Quantile of end-to-end latency from the histogram buckets (upper bound)."""
-        if not self.latency_buckets:
+
+#: How many of the latest deliveries the latency readout covers.
+LATENCY_WINDOW = 1000
+
+
+class Latencies:
+    """Send → audit record times of the latest deliveries, measured by the demo itself:
+    it notes when it sent each message and reads the audit topic (thread-safe)."""
+
+    def __init__(self, window: int = LATENCY_WINDOW) -> None:
+        self._sent: dict[bytes, float] = {}
+        self._seen: deque[float] = deque(maxlen=window)
+        self._lock = threading.Lock()
+
+    def sent(self, message_id: bytes, at: float) -> None:
+        with self._lock:
+            self._sent[message_id] = at
+
+    def delivered(self, message_id: bytes, at: float) -> None:
+        with self._lock:
+            started = self._sent.pop(message_id, None)
+            if started is not None:
+                self._seen.append(max(0.0, at - started))
+
+    def quantiles(self) -> tuple[float, float, int] | None:
+        """(p50, p99, how many) over the window, or None before the first delivery."""
+        with self._lock:
+            values = sorted(self._seen)
+        if not values:
             return None
-        bounds = sorted(self.latency_buckets)
-        total = self.latency_buckets[bounds[-1]]
-        if total <= 0:
-            return None
-        for bound in bounds:
-            if self.latency_buckets[bound] >= q * total:
-                return bound
-        return bounds[-1]
+        def at(q: float) -> float:
+            return values[min(len(values) - 1, int(q * len(values)))]
+        return at(0.5), at(0.99), len(values)
 
 
 def parse_metrics(text: str, region: Region) -> Snapshot:
@@ -72,17 +92,26 @@ def parse_metrics(text: str, region: Region) -> Snapshot:
                 snap.dead_by_code[labels.get("code", "?")] += value
             elif name == "xoev_hub_duplicates_total":
                 snap.duplicates += value
-            elif name == "xoev_hub_end_to_end_seconds_bucket":
-                bound = labels.get("le", "+Inf")
-                snap.latency_buckets[float("inf") if bound == "+Inf" else float(bound)] += value
     return snap
 
 
-def render(snap: Snapshot, *, rate: float, sent: int, elapsed: float, metrics_url: str) -> str:
-    def fmt(seconds: float | None) -> str:
-        if seconds is None:
-            return "-"
-        return "> max bucket" if seconds == float("inf") else f"≤ {seconds * 1000:.0f} ms"
+def render(
+    snap: Snapshot,
+    *,
+    rate: float,
+    sent: int,
+    elapsed: float,
+    metrics_url: str,
+    latency: tuple[float, float, int] | None = None,
+) -> str:
+    if latency is None:
+        measured = "send → audit record: no delivery yet"
+    else:
+        p50, p99, count = latency
+        measured = (
+            f"send → audit record p50 {p50 * 1000:.0f} ms   p99 {p99 * 1000:.0f} ms   "
+            f"(last {count} deliveries)"
+        )
 
     lines = [
         f"xoev-hub demo — {elapsed:5.0f}s   metrics: {metrics_url}   (Ctrl-C stops)",
@@ -90,8 +119,7 @@ def render(snap: Snapshot, *, rate: float, sent: int, elapsed: float, metrics_ur
         f"sent by simulator {sent:>8}   received {snap.received:>8.0f}   "
         f"delivered {snap.delivered:>8.0f}   dead letters {snap.deadlettered:>6.0f}   "
         f"duplicates {snap.duplicates:>5.0f}",
-        f"rate {rate:7.1f} msg/s    end-to-end p50 {fmt(snap.quantile(0.5))}   "
-        f"p99 {fmt(snap.quantile(0.99))}",
+        f"rate {rate:7.1f} msg/s    {measured}",
         "",
         "messages per city pair (author's municipality → reader's)",
     ]
@@ -133,6 +161,7 @@ class Demo:
         self.broker_started = False
         self.stop_event = threading.Event()
         self.sent = 0
+        self.latencies = Latencies()
 
     def start_broker(self) -> None:
         if not self.settings.embedded:
@@ -184,12 +213,35 @@ class Demo:
                         payload, topic = _fault(
                             simulator.rng.random(), payload, topic, region, names
                         )
-                    producer.send(topic, key=message.message_id.encode(), value=payload)
+                    key = message.message_id.encode()
+                    self.latencies.sent(key, time.time())
+                    producer.send(topic, key=key, value=payload)
                     self.sent += 1
                 self.stop_event.wait(0.05)
         finally:
             producer.flush()
             producer.close()
+
+    def watch_audit(self) -> None:
+        """Note when each simulated message's audit record appears (its timestamp is
+        set when the worker produced it)."""
+        from kafka import KafkaConsumer
+
+        from hub.kafka_client import consumer_config
+        from hub.topics import TopicNames
+
+        consumer = KafkaConsumer(
+            TopicNames(self.settings.topic_prefix).audit,
+            **consumer_config(self.settings), group_id=None, auto_offset_reset="latest",
+        )
+        try:
+            while not self.stop_event.is_set():
+                for records in consumer.poll(timeout_ms=200).values():
+                    for record in records:
+                        if record.key:
+                            self.latencies.delivered(record.key, record.timestamp / 1000)
+        finally:
+            consumer.close()
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -212,6 +264,8 @@ class Demo:
         self.start_broker()
         apply_topics(self.settings, region)
         self.start_worker()
+        watcher = threading.Thread(target=self.watch_audit, name="audit-watch", daemon=True)
+        watcher.start()
         feeder = threading.Thread(target=self.simulate, name="simulator", daemon=True)
         feeder.start()
         url = f"http://{self.settings.web_host}:{self.settings.web_port}/metrics"
@@ -237,7 +291,8 @@ class Demo:
                 self.out(
                     CLEAR
                     + render(
-                        snap, rate=rate, sent=self.sent, elapsed=now - started, metrics_url=url
+                        snap, rate=rate, sent=self.sent, elapsed=now - started, metrics_url=url,
+                        latency=self.latencies.quantiles(),
                     )
                 )
         except KeyboardInterrupt:
@@ -245,6 +300,7 @@ class Demo:
         finally:
             self.stop()
             feeder.join(timeout=10)
+            watcher.join(timeout=10)
         self.out(
             f"\nstopped: sent {self.sent}, delivered {snap.delivered:.0f}, "
             f"dead letters {snap.deadlettered:.0f}, duplicates {snap.duplicates:.0f}"

@@ -47,6 +47,7 @@ def test_demo_runs_shows_traffic_and_leaves_no_process(
     assert "messages per city pair" in out
     assert re.search(r"Wuppertal|Solingen|Remscheid", out)
     assert "dead letters by reason" in out  # --faults defaults to 3 %
+    assert re.search(r"send → audit record p50 \d+ ms   p99 \d+ ms   \(last \d+ deliveries\)", out)
     final = re.search(r"stopped: sent (\d+), delivered (\d+)", out)
     assert final, out[-1500:]
     sent, delivered = int(final.group(1)), int(final.group(2))
