@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 from hub.errors import ConfigError, HubError
 from hub.kafka_client import consumer_config, producer_config
@@ -73,38 +74,51 @@ def read_dead_letters(
     timeout: float = 5.0,
 ) -> Iterator[DeadLetter]:
     """Every entry of the dead-letter topic from the beginning (optionally filtered)."""
+    topic = TopicNames(settings.topic_prefix).deadletter
+    since_ms = int(since.timestamp() * 1000) if since is not None else None
+    for record in _read_to_end(settings, [topic], since_ms, timeout, missing_is_error=True):
+        entry = _entry(record)
+        if code is None or entry.code == code:
+            yield entry
+
+
+def _read_to_end(
+    settings: Settings,
+    topics: list[str],
+    since_ms: int | None,
+    timeout: float,
+    *,
+    missing_is_error: bool = False,
+) -> Iterator[Any]:
+    """The records of every partition of ``topics`` from ``since_ms`` (or the start)
+    up to the end offsets seen when reading began."""
     from kafka import KafkaConsumer, TopicPartition
 
-    topic = TopicNames(settings.topic_prefix).deadletter
-    consumer = KafkaConsumer(
-        **consumer_config(settings), group_id=None, enable_auto_commit=False
-    )
+    consumer = KafkaConsumer(**consumer_config(settings), group_id=None, enable_auto_commit=False)
     try:
-        partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
-            raise ConfigError(f"topic {topic} does not exist (run: xoev-hub topics apply)")
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        tps = []
+        for topic in topics:
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions and missing_is_error:
+                raise ConfigError(f"topic {topic} does not exist (run: xoev-hub topics apply)")
+            tps += [TopicPartition(topic, p) for p in sorted(partitions or ())]
+        if not tps:
+            return
         consumer.assign(tps)
-        if since is not None:
-            stamps = consumer.offsets_for_times({tp: int(since.timestamp() * 1000) for tp in tps})
+        end = consumer.end_offsets(tps)
+        if since_ms is None:
+            consumer.seek_to_beginning(*tps)
+        else:
+            stamps = consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
             for tp in tps:
                 found = stamps.get(tp)
-                if found is None:
-                    consumer.seek_to_end(tp)
-                else:
-                    consumer.seek(tp, found.offset)
-        else:
-            consumer.seek_to_beginning(*tps)
-        end = consumer.end_offsets(tps)
+                consumer.seek(tp, found.offset if found is not None else end[tp])
         deadline = time.monotonic() + timeout
         while any(consumer.position(tp) < end[tp] for tp in tps):
             if time.monotonic() > deadline:
-                raise HubError(f"reading {topic} timed out after {timeout:.0f}s")
+                raise HubError(f"reading {', '.join(topics)} timed out after {timeout:.0f}s")
             for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    entry = _entry(record)
-                    if code is None or entry.code == code:
-                        yield entry
+                yield from records
     finally:
         consumer.close()
 
@@ -180,43 +194,18 @@ def replayed_before(
 ) -> set[str]:
     """Ids of ``entries`` whose replay is already on their inbound topic (read from
     the oldest entry's time on: a replay is always younger than its dead letter)."""
-    from kafka import KafkaConsumer, TopicPartition
-
     if not entries:
         return set()
     wanted = {e.id for e in entries}
     since_ms = int(min(e.timestamp for e in entries).timestamp() * 1000)
-    consumer = KafkaConsumer(
-        **consumer_config(settings), group_id=None, enable_auto_commit=False
-    )
+    topics = sorted({e.source_topic for e in entries})
     found: set[str] = set()
-    try:
-        tps = [
-            TopicPartition(topic, p)
-            for topic in sorted({e.source_topic for e in entries})
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not tps:
-            return found
-        consumer.assign(tps)
-        stamps = consumer.offsets_for_times(dict.fromkeys(tps, since_ms))
-        end = consumer.end_offsets(tps)
-        for tp in tps:
-            start = stamps.get(tp)
-            consumer.seek(tp, start.offset if start is not None else end[tp])
-        deadline = time.monotonic() + timeout
-        while any(consumer.position(tp) < end[tp] for tp in tps):
-            if time.monotonic() > deadline:
-                raise HubError(f"reading the inbound topics timed out after {timeout:.0f}s")
-            for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    for name, value in record.headers or ():
-                        if name == H_REPLAY and value:
-                            replayed = bytes(value).decode("utf-8", "replace")
-                            if replayed in wanted:
-                                found.add(replayed)
-    finally:
-        consumer.close()
+    for record in _read_to_end(settings, topics, since_ms, timeout):
+        for name, value in record.headers or ():
+            if name == H_REPLAY and value:
+                replayed = bytes(value).decode("utf-8", "replace")
+                if replayed in wanted:
+                    found.add(replayed)
     return found
 
 

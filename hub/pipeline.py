@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from time import perf_counter
 
 from lxml import etree
@@ -50,6 +51,11 @@ class Inspected:
     source: str  # authority id of the inbound topic
     timings: dict[str, float]
 
+    @cached_property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the original bytes (dedupe and audit use it; computed once)."""
+        return hashlib.sha256(self.raw).hexdigest()
+
 
 @dataclass(frozen=True)
 class Accepted:
@@ -59,12 +65,15 @@ class Accepted:
     event: bytes  # Avro single-object encoding
     route: RouteDecision
     received: str
-    sha256: str
     plan: ConversionPlan  # wrote ``event``; its schema goes to xoev.schemas once
 
     @property
     def message_id(self) -> str:
         return self.inspected.header.message_id
+
+    @property
+    def sha256(self) -> str:
+        return self.inspected.sha256
 
 
 class Pipeline:
@@ -132,7 +141,6 @@ class Pipeline:
             event=event,
             route=route,
             received=received_at,
-            sha256=hashlib.sha256(inspected.raw).hexdigest(),
             plan=plan,
         )
 

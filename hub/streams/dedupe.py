@@ -97,9 +97,6 @@ class Dedupe:
         """The stored value for a first delivery now."""
         return Entry(sha256, where, self.clock()).encode()
 
-    def remember(self, key: bytes, sha256: str, where: str) -> None:
-        self.store[key] = self.entry(sha256, where)
-
     def expired(self, items: Iterable[tuple[bytes, bytes]]) -> list[bytes]:
         """Keys whose entries are past the retention window or unreadable."""
         now = self.clock()

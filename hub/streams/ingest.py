@@ -35,7 +35,6 @@ delivers them again.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import re
 import secrets
@@ -346,7 +345,7 @@ class IngestFlow:
         header = inspected.header
         here = f"{message.topic}:{message.partition}:{message.offset}"
         key = dedupe_key(header.author_key, header.message_id)
-        sha256 = hashlib.sha256(raw).hexdigest()
+        sha256 = inspected.sha256  # the audit record uses the same digest
         verdict, _entry = self.dedupe.check(key, sha256, here)
         if verdict is Verdict.DUPLICATE:
             self.metrics.observe_duplicate(source)

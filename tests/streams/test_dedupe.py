@@ -24,7 +24,7 @@ class Clock:
 def test_the_same_id_from_two_authorities_is_two_messages() -> None:
     store: dict[bytes, bytes] = {}
     dedupe = Dedupe(store, 3600, Clock())
-    dedupe.remember(dedupe_key(A, ID), SHA1, "in.a:0:5")
+    store[dedupe_key(A, ID)] = dedupe.entry(SHA1, "in.a:0:5")
     assert dedupe.check(dedupe_key(B, ID), SHA1, "in.b:0:9")[0] is Verdict.NEW
 
 
@@ -33,7 +33,7 @@ def test_replay_duplicate_and_conflict() -> None:
     dedupe = Dedupe(store, 3600, Clock())
     key = dedupe_key(A, ID)
     assert dedupe.check(key, SHA1, "in.a:0:5")[0] is Verdict.NEW
-    dedupe.remember(key, SHA1, "in.a:0:5")
+    store[key] = dedupe.entry(SHA1, "in.a:0:5")
     assert dedupe.check(key, SHA1, "in.a:0:5")[0] is Verdict.REPLAY  # same record
     assert dedupe.check(key, SHA1, "in.a:1:7")[0] is Verdict.DUPLICATE
     assert dedupe.check(key, SHA2, "in.a:1:8")[0] is Verdict.CONFLICT
@@ -44,7 +44,7 @@ def test_entries_expire_after_the_retention_window() -> None:
     clock = Clock()
     dedupe = Dedupe(store, 60, clock)
     key = dedupe_key(A, ID)
-    dedupe.remember(key, SHA1, "in.a:0:5")
+    store[key] = dedupe.entry(SHA1, "in.a:0:5")
     clock.now += 59
     assert dedupe.check(key, SHA2, "in.a:0:6")[0] is Verdict.CONFLICT
     assert dedupe.expired(store.items()) == []

@@ -39,6 +39,26 @@ def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
     return {tp.partition: meta.offset for tp, meta in offsets.items() if tp.topic == topic}
 
 
+def refuse_records_above(bootstrap: str, topic: str, size: int) -> None:
+    """Make the broker refuse records of ``topic`` above ``size`` bytes, for real."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    try:
+        resource = ConfigResource(
+            ConfigResourceType.TOPIC, topic, configs={"max.message.bytes": str(size)}
+        )
+        result = admin.alter_configs([resource])
+        assert result == {"topic": {topic: "OK"}}, result  # kafka-python: no raise
+        # the broker applies the change asynchronously: wait until it shows it
+        deadline = time.monotonic() + 30
+        while admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic)], config_filter="all"
+        )["topic"][topic]["max.message.bytes"]["value"] != str(size):
+            assert time.monotonic() < deadline, "the broker did not apply max.message.bytes"
+            time.sleep(0.2)
+    finally:
+        admin.close()
+
+
 def test_refused_output_stops_the_worker_and_the_message_is_delivered_later(
     kafka_bootstrap: str,
     worker_settings: Settings,
@@ -58,25 +78,7 @@ def test_refused_output_stops_the_worker_and_the_message_is_delivered_later(
         names.audit
     ) == 1, worker.log_text()[-2000:]
 
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    try:
-        result = admin.alter_configs(
-            [
-                ConfigResource(
-                    ConfigResourceType.TOPIC, refusing, configs={"max.message.bytes": "512"}
-                )
-            ]
-        )
-        assert result == {"topic": {refusing: "OK"}}, result  # kafka-python: no raise
-        # the broker applies the change asynchronously: wait until it shows it
-        deadline = time.monotonic() + 30
-        while admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, refusing)], config_filter="all"
-        )["topic"][refusing]["max.message.bytes"]["value"] != "512":
-            assert time.monotonic() < deadline, "the broker did not apply max.message.bytes"
-            time.sleep(0.2)
-    finally:
-        admin.close()
+    refuse_records_above(kafka_bootstrap, refusing, 512)
     sends, ids = fresh_copies(base[:1], 1)
     produce(kafka_bootstrap, sends)
 
@@ -170,18 +172,7 @@ def test_a_failed_output_is_never_committed_past_by_later_messages(
         assert time.monotonic() < deadline, "the warm-up offset was not committed"
         time.sleep(0.2)
 
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    try:
-        admin.alter_configs([ConfigResource(
-            ConfigResourceType.TOPIC, refusing, configs={"max.message.bytes": "512"})])
-        deadline = time.monotonic() + 30
-        while admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, refusing)], config_filter="all"
-        )["topic"][refusing]["max.message.bytes"]["value"] != "512":
-            assert time.monotonic() < deadline, "the broker did not apply max.message.bytes"
-            time.sleep(0.2)
-    finally:
-        admin.close()
+    refuse_records_above(kafka_bootstrap, refusing, 512)
 
     failing = make("solingen.meldebehoerde", 2)  # offset 1: its XML output is refused
     later = [make("wuppertal.meldebehoerde", 10 + i) for i in range(20)]  # offsets 2..21
