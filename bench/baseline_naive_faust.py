@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 
 import faust
 from lxml import etree
@@ -34,6 +35,8 @@ app = faust.App(
     topic_partitions=settings.topic_partitions,
     consumer_auto_offset_reset="earliest",
     broker_commit_interval=0.05,
+    # Faust keeps an (empty, memory store) data folder; keep it out of the checkout.
+    datadir=tempfile.mkdtemp(prefix="xoev-bench-naive-"),
 )
 source = app.topic(*[names.inbound(a) for a in region.authorities], value_serializer="raw")
 sink = app.topic(f"{prefix}naive.out", value_serializer="raw")
