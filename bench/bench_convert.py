@@ -48,7 +48,7 @@ def _bundled_xmeld() -> Any:
         from hub.schemas import SchemaRegistry
     except ImportError:
         return None
-    registry = SchemaRegistry.load([REPO / "schemas" / "xoev"])
+    registry = SchemaRegistry.load([REPO / "hub" / "schemas_data" / "xoev"])
     for package in registry.packages:
         if (package.standard, package.version) == ("XMeld", "25.11a"):
             return package

@@ -114,7 +114,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0)
     args = parser.parse_args()
-    bundled = PROJECT / "schemas" / "xoev" / "xmeld-25.11a"
+    bundled = PROJECT / "hub" / "schemas_data" / "xoev" / "xmeld-25.11a"
     manifest = json.loads((bundled / "package.json").read_text(encoding="utf-8"))
     schema, lxml_schema = load(bundled, manifest["entry_points"], manifest["catalog"])
     measure(

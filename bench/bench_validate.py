@@ -9,7 +9,7 @@ core-speed calibration line. Goals: >= 12,000 msgs/s and >= 20x the baseline.
 Two cases, each run when its inputs exist:
 
 * ``bundled``: the bundled Rückmeldung ``rueckmeldung.anmeldunginland.0201``
-  (schemas/xoev/xmeld-25.11a, the project's own modelling of XMeld 25.11a);
+  (hub/schemas_data/xoev/xmeld-25.11a, the project's own modelling of XMeld 25.11a);
 * ``official``: the official XMeld 25.11a XSDs (installed for this run from
   ../shared/xoev-official into a temporary folder) with the official sample
   closest to 6 KB (the set has no Rückmeldung sample; a 1331 response of

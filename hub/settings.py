@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
+from importlib.resources import files
 from pathlib import Path
 from typing import Literal
 
@@ -17,11 +18,29 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hub.errors import ConfigError
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+
+def package_data(*parts: str) -> Path:
+    """A folder of the hub's package data (``importlib.resources``), as a path.
+
+    The bundled schema packages, the generated Avro schemas and the default
+    configuration ship inside the ``hub`` package, so an installed wheel finds
+    them wherever it runs; in a checkout (editable install) they are the source
+    tree's files, which ``xoev-hub schemas build`` regenerates in place.
+    """
+    resource = files("hub").joinpath(*parts)
+    if not isinstance(resource, Path):
+        # Python 3.11 cannot hand out a folder of a zipped package as a path.
+        raise ConfigError(f"package data hub/{'/'.join(parts)} is not a folder on disk; "
+                          "install xoev-hub unpacked (pip install)")
+    return resource
+
+
+PACKAGE_DIR = package_data()
+# The checkout's root (bench/ lives there); in an installed wheel it is site-packages.
 PROJECT_DIR = PACKAGE_DIR.parent
-BUNDLED_SCHEMA_DIR = PROJECT_DIR / "schemas" / "xoev"
-AVRO_SCHEMA_DIR = PROJECT_DIR / "schemas" / "avro"
-DEFAULT_CONFIG_DIR = PACKAGE_DIR / "config"
+BUNDLED_SCHEMA_DIR = package_data("schemas_data", "xoev")
+AVRO_SCHEMA_DIR = package_data("schemas_data", "avro")
+DEFAULT_CONFIG_DIR = package_data("config")
 
 
 def _xdg(var: str, fallback: str) -> Path:

@@ -23,6 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from hub.settings import PROJECT_DIR
 
     bench_dir = PROJECT_DIR / "bench"
+    if not bench_dir.is_dir():
+        raise ConfigError("benchmarks run from a checkout of xoev-hub (no bench/ beside hub/)")
     available = sorted(p.stem.removeprefix("bench_") for p in bench_dir.glob("bench_*.py"))
     if not args.name:
         print("benchmarks: " + (", ".join(available) or "(none)"))

@@ -1,6 +1,6 @@
 """`xoev-hub schemas build|check|diff`: the Avro side of schema packages.
 
-* ``build``: write ``schemas/avro/<standard>/<version>/<root>.avsc`` for every package
+* ``build``: write ``hub/schemas_data/avro/<standard>/<version>/<root>.avsc`` for every package
   the registry knows; official set folders (``--set``) only into ``--out``.
 * ``check``: exit 1 naming every checked-in .avsc that differs from a fresh build
   (or has no message type any more), for CI.
@@ -21,7 +21,9 @@ from hub.errors import ConfigError
 
 
 def configure_build(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, help="output folder (default schemas/avro)")
+    parser.add_argument(
+        "--out", type=Path, help="output folder (default: the bundled hub/schemas_data/avro)"
+    )
     parser.add_argument(
         "--set",
         dest="sets",
@@ -35,7 +37,9 @@ def configure_build(parser: argparse.ArgumentParser) -> None:
 
 
 def configure_check(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dir", type=Path, help="checked-in .avsc folder (default schemas/avro)")
+    parser.add_argument(
+        "--dir", type=Path, help=".avsc folder to check (default: bundled hub/schemas_data/avro)"
+    )
     parser.set_defaults(run=run_check)
 
 

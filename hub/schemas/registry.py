@@ -3,7 +3,7 @@
 Like the KoSIT validator's scenarios, a message is identified by its root
 element's namespace and local name. Packages come from two places:
 
-* **bundled**: ``schemas/xoev/<package>/package.json`` in the project
+* **bundled**: ``hub/schemas_data/xoev/<package>/package.json``, package data
   (:data:`hub.settings.BUNDLED_SCHEMA_DIR`);
 * **installed**: ``<HUB_SCHEMA_DIR>/<package>/package.json``, written by
   ``xoev-hub schemas add``.

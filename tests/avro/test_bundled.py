@@ -21,7 +21,7 @@ GOLDEN = REPO / "tests" / "golden"
 
 @pytest.fixture(scope="module")
 def registry() -> SchemaRegistry:
-    return SchemaRegistry.load([Path(REPO / "schemas" / "xoev")])
+    return SchemaRegistry.load([Path(REPO / "hub" / "schemas_data" / "xoev")])
 
 
 @pytest.fixture(scope="module")

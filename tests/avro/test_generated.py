@@ -36,7 +36,7 @@ def test_one_generated_instance_of_every_official_message_type(
     assert len(plans) == len(official.messages) > 0
 
 
-_REGISTRY = SchemaRegistry.load([Path(REPO / "schemas" / "xoev")])
+_REGISTRY = SchemaRegistry.load([Path(REPO / "hub" / "schemas_data" / "xoev")])
 _CATALOG = EventCatalog(_REGISTRY)
 _TYPES = [(p, m) for p in _REGISTRY.packages for m in p.messages.values()]
 

@@ -19,7 +19,7 @@ import pytest
 from lxml import etree
 
 REPO = Path(__file__).resolve().parents[2]
-BUNDLED = REPO / "schemas" / "xoev"
+BUNDLED = REPO / "hub" / "schemas_data" / "xoev"
 GOLDEN = REPO / "tests" / "golden"
 PACKAGE_DIRS = sorted(p for p in BUNDLED.iterdir() if (p / "package.json").is_file())
 
