@@ -5,6 +5,7 @@
     HubError
     ├── ConfigError            bad settings or configuration files: fail at start
     ├── TransientError         broker or endpoint unreachable: retry, do not commit
+    │   └── NotAuthorizedError     the broker refuses the principal (ACLs): retry, alert
     ├── AdapterError           a third-party library failed inside an adapter (wraps it)
     └── MessageError           this message cannot be delivered: dead-letter it
         ├── ParseError             not well-formed, hostile or oversized XML
@@ -36,6 +37,14 @@ class ConfigError(HubError):
 
 class TransientError(HubError):
     """A dependency is unreachable for now; retry later and do not commit offsets."""
+
+
+class NotAuthorizedError(TransientError):
+    """The broker refuses the principal an operation (ACLs, or another authority's
+    credentials). Retrying helps only after an operator fixed credentials or ACLs,
+    so nothing is dropped: it is transient with a code of its own."""
+
+    code = "KAFKA_NOT_AUTHORIZED"
 
 
 class AdapterError(HubError):

@@ -10,23 +10,33 @@ nowhere else::
     AIOKafkaConsumer(topic, **consumer_config(settings, client="aiokafka"))
 
 Callers add their own behavioural options (acks, group id, ...) after these.
+
+An adapter acts with the Kafka principal of the authority it serves
+(docs/decisions/0007): ``credentials=SaslCredentials(...)`` replaces only the
+SASL username and password; protocol, mechanism and TLS stay the hub's. Without
+SASL (the open local broker) credentials change nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import SecretStr
 
 if TYPE_CHECKING:
     from hub.settings import Settings
 
 __all__ = [
     "Client",
+    "SaslCredentials",
     "admin_config",
     "connection_config",
     "consumer_config",
     "faust_credentials",
     "max_request_bytes",
     "producer_config",
+    "uses_sasl",
 ]
 
 Client = Literal["kafka-python", "aiokafka"]
@@ -50,15 +60,34 @@ def schema_topic_bytes(settings: Settings) -> int:
     return max(max_request_bytes(settings), SCHEMA_RECORD_BYTES)
 
 
-def _security(settings: Settings, client: Client) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SaslCredentials:
+    """A SASL principal other than the hub's (an authority's, for its adapters)."""
+
+    username: str
+    password: SecretStr = field(repr=False)
+
+
+def uses_sasl(settings: Settings) -> bool:
+    """Whether the hub's clients authenticate with SASL (and credentials matter)."""
+    return settings.security_protocol.startswith("SASL")
+
+
+def _security(
+    settings: Settings, client: Client, credentials: SaslCredentials | None = None
+) -> dict[str, Any]:
     """Security-related client arguments (the one place to extend for SASL/TLS)."""
     config: dict[str, Any] = {"security_protocol": settings.security_protocol}
-    if settings.security_protocol.startswith("SASL"):
+    if uses_sasl(settings):
         config["sasl_mechanism"] = settings.sasl_mechanism
-        config["sasl_plain_username"] = settings.sasl_username
-        config["sasl_plain_password"] = (
-            settings.sasl_password.get_secret_value() if settings.sasl_password else None
-        )
+        if credentials is not None:
+            config["sasl_plain_username"] = credentials.username
+            config["sasl_plain_password"] = credentials.password.get_secret_value()
+        else:
+            config["sasl_plain_username"] = settings.sasl_username
+            config["sasl_plain_password"] = (
+                settings.sasl_password.get_secret_value() if settings.sasl_password else None
+            )
     if settings.security_protocol in ("SSL", "SASL_SSL"):
         if client == "aiokafka":
             from aiokafka.helpers import create_ssl_context
@@ -71,11 +100,14 @@ def _security(settings: Settings, client: Client) -> dict[str, Any]:
     return config
 
 
-def _common(settings: Settings, client: Client, client_id: str) -> dict[str, Any]:
+def _common(
+    settings: Settings, client: Client, client_id: str,
+    credentials: SaslCredentials | None = None,
+) -> dict[str, Any]:
     return {
         "bootstrap_servers": settings.bootstrap,
         "client_id": client_id,
-        **_security(settings, client),
+        **_security(settings, client, credentials),
     }
 
 
@@ -101,9 +133,14 @@ def faust_credentials(settings: Settings) -> Any:
     return context
 
 
-def connection_config(settings: Settings, *, client: Client = "kafka-python") -> dict[str, Any]:
-    """Bootstrap address and security only, for clients that set the rest themselves."""
-    return {"bootstrap_servers": settings.bootstrap, **_security(settings, client)}
+def connection_config(
+    settings: Settings, *, client: Client = "kafka-python",
+    credentials: SaslCredentials | None = None,
+) -> dict[str, Any]:
+    """Bootstrap address and security only, for clients that set the rest themselves
+    (``credentials``: another SASL principal than the hub's, see above)."""
+    return {"bootstrap_servers": settings.bootstrap,
+            **_security(settings, client, credentials)}
 
 
 def admin_config(settings: Settings) -> dict[str, Any]:
@@ -111,19 +148,25 @@ def admin_config(settings: Settings) -> dict[str, Any]:
     return _common(settings, "kafka-python", "xoev-hub-admin")
 
 
-def producer_config(settings: Settings, *, client: Client = "kafka-python") -> dict[str, Any]:
+def producer_config(
+    settings: Settings, *, client: Client = "kafka-python",
+    credentials: SaslCredentials | None = None,
+) -> dict[str, Any]:
     """Arguments for ``kafka.KafkaProducer`` or ``aiokafka.AIOKafkaProducer``.
 
     Includes a request size large enough for ``HUB_MAX_MESSAGE_BYTES``; the
     contract topics are created with a matching ``max.message.bytes``.
     """
-    config = _common(settings, client, "xoev-hub-producer")
+    config = _common(settings, client, "xoev-hub-producer", credentials)
     config["max_request_size"] = max_request_bytes(settings)
     return config
 
 
-def consumer_config(settings: Settings, *, client: Client = "kafka-python") -> dict[str, Any]:
+def consumer_config(
+    settings: Settings, *, client: Client = "kafka-python",
+    credentials: SaslCredentials | None = None,
+) -> dict[str, Any]:
     """Arguments for ``kafka.KafkaConsumer`` or ``aiokafka.AIOKafkaConsumer``."""
-    config = _common(settings, client, "xoev-hub-consumer")
+    config = _common(settings, client, "xoev-hub-consumer", credentials)
     config["max_partition_fetch_bytes"] = max_request_bytes(settings)
     return config

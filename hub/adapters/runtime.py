@@ -19,6 +19,20 @@ Authorities name their adapters in the region file (``adapters`` of an
 ``type = "kafka"`` means the authority's system reads and writes the Kafka
 topics itself: no adapter is built for it.
 
+Principals (docs/decisions/0007): with SASL, an adapter that names
+``kafka_credentials`` (see :mod:`hub.credentials`) acts as that principal, the
+authority's own: a source produces to ``xoev.in.<authority>`` with it, a sink
+consumes ``xoev.out.<authority>.xml`` with it in the group
+``<topic prefix><authority>.<consumer_group>.adapter.<name>`` (the ACL plan lets
+an authority use the groups ``<authority>.*``). Delivery dead letters are
+written with the hub's principal (only the hub may write ``xoev.deadletter``).
+An adapter without ``kafka_credentials``, and every adapter without SASL, uses
+the hub's settings and the group ``<consumer_group>.adapter.<authority>.<name>``.
+When the broker refuses a principal (ACLs), a source answers "unavailable"
+(``KAFKA_NOT_AUTHORIZED``, the message stays with the sender) and a sink retries
+with a backoff that doubles up to a minute; both log one error line that names
+the authority, the adapter, the topic and the code.
+
 ``run_adapters(settings, region, stop_event)`` runs them until the event is set.
 """
 
@@ -27,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -52,7 +67,9 @@ from hub.adapters.framework import (
 from hub.adapters.http_inbound import HttpGateway, HttpInboundSource
 from hub.adapters.precheck import Checker, validating_checker
 from hub.adapters.registry import AdapterRegistry
-from hub.errors import ConfigError, MessageError, TransientError
+from hub.credentials import KafkaCredentialsRef, resolve_credentials
+from hub.errors import ConfigError, MessageError, NotAuthorizedError, TransientError
+from hub.kafka_client import SaslCredentials, connection_config, uses_sasl
 from hub.settings import Settings
 from hub.topics import TopicNames
 
@@ -62,12 +79,25 @@ log = logging.getLogger(__name__)
 #: Adapter types that need no adapter: the city system speaks Kafka itself.
 NATIVE_TYPES = frozenset({"kafka"})
 
+#: A sink runner that failed waits this long before it starts again, doubling
+#: up to SINK_RESTART_MAX while it keeps failing (a refused principal does not
+#: flood the log or the broker).
+SINK_RESTART_MIN = 2.0
+SINK_RESTART_MAX = 60.0
+#: A source whose principal is refused logs that at most once per this many seconds.
+REFUSAL_LOG_INTERVAL = 60.0
+
+#: The operations an adapter performs with its principal, by direction:
+#: (resource type, resource, operation) for :func:`hub.acl.allowed`.
+SOURCE, SINK = "source", "sink"
+
 
 class AdapterSpec(BaseModel):
     """One entry of an authority's ``adapters`` list in the region file.
 
-    Keys other than ``type``, ``name``, ``retry`` and ``batch_size`` are the
-    adapter's own options; they may also be given as one ``config`` table.
+    Keys other than ``type``, ``name``, ``retry``, ``batch_size`` and
+    ``kafka_credentials`` are the adapter's own options; they may also be given as
+    one ``config`` table.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -77,7 +107,7 @@ class AdapterSpec(BaseModel):
     def _flat_options(cls, data: Any) -> Any:
         if not isinstance(data, Mapping):
             return data
-        own = {"type", "name", "retry", "batch_size", "config"}
+        own = {"type", "name", "retry", "batch_size", "config", "kafka_credentials"}
         options = {k: v for k, v in data.items() if k not in own}
         if not options:
             return data
@@ -92,6 +122,11 @@ class AdapterSpec(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     batch_size: int = Field(default=100, ge=1, le=10_000)
+    kafka_credentials: KafkaCredentialsRef | None = Field(
+        default=None,
+        description="The Kafka principal the adapter acts as (hub.credentials); "
+        "default: the hub's.",
+    )
 
     @property
     def instance(self) -> str:
@@ -132,12 +167,51 @@ def adapter_specs(authority: Any) -> list[AdapterSpec]:
     return specs
 
 
-def kafka_client_options(settings: Settings) -> dict[str, Any]:
+def kafka_client_options(
+    settings: Settings, credentials: SaslCredentials | None = None
+) -> dict[str, Any]:
     """aiokafka connection options from the settings (security included), from
-    :mod:`hub.kafka_client`, the one place that maps settings to client arguments."""
-    from hub.kafka_client import connection_config
+    :mod:`hub.kafka_client`, the one place that maps settings to client arguments;
+    ``credentials``: the adapter's own principal instead of the hub's."""
+    return connection_config(settings, client="aiokafka", credentials=credentials)
 
-    return connection_config(settings, client="aiokafka")
+
+def sink_group(settings: Settings, authority_id: str, name: str, *, own_principal: bool) -> str:
+    """The consumer group of a sink: in the authority's groups when it acts as the
+    authority's principal, otherwise under the hub's group (as before 0007)."""
+    if own_principal:
+        return f"{settings.topic_prefix}{authority_id}.{settings.consumer_group}.adapter.{name}"
+    return f"{settings.consumer_group}.adapter.{authority_id}.{name}"
+
+
+def adapter_operations(
+    settings: Settings, authority_id: str, direction: str, name: str
+) -> list[tuple[str, str, str]]:
+    """What an adapter of ``authority_id`` asks of the broker with the authority's
+    principal, as (resource type, name, operation): what the ACL plan must allow."""
+    topics = TopicNames(settings.topic_prefix)
+    if direction == SOURCE:
+        inbound = topics.inbound(authority_id)
+        return [("TOPIC", inbound, "DESCRIBE"), ("TOPIC", inbound, "WRITE")]
+    out = topics.out_xml(authority_id)
+    group = sink_group(settings, authority_id, name, own_principal=True)
+    return [("TOPIC", out, "DESCRIBE"), ("TOPIC", out, "READ"),
+            ("GROUP", group, "DESCRIBE"), ("GROUP", group, "READ")]
+
+
+def refusal_code(exc: BaseException) -> str | None:
+    """``KAFKA_NOT_AUTHORIZED`` when the broker refused the principal (ACLs)."""
+    from aiokafka import errors
+
+    refused = (errors.TopicAuthorizationFailedError, errors.GroupAuthorizationFailedError,
+               errors.ClusterAuthorizationFailedError,
+               errors.TransactionalIdAuthorizationFailed)
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, (*refused, NotAuthorizedError)):
+            return NotAuthorizedError.code
+        seen = seen.__cause__
+    return None
 
 
 @dataclass
@@ -146,6 +220,7 @@ class RunningSource:
     name: str
     adapter_type: str
     source: Source
+    credentials: SaslCredentials | None = None
 
 
 @dataclass
@@ -156,6 +231,7 @@ class RunningSink:
     sink: Sink
     spec: AdapterSpec
     task: asyncio.Task[None] | None = None
+    credentials: SaslCredentials | None = None
 
 
 def _headers(raw: Iterable[tuple[str, bytes]] | None) -> dict[str, str]:
@@ -185,7 +261,8 @@ class AdapterRuntime:
         self._external_gateway = gateway is not None
         self.sources: list[RunningSource] = []
         self.sinks: list[RunningSink] = []
-        self._producer: Any = None
+        #: one producer per principal of the sources (None: the hub's)
+        self._producers: dict[str | None, Any] = {}
         self._stopping = asyncio.Event()
         self._build()
         http_sources = [r.source for r in self.sources if isinstance(r.source, HttpInboundSource)]
@@ -224,14 +301,37 @@ class AdapterRuntime:
                     ),
                 )
                 adapter = cls.create(spec.config, context)
+                credentials = self._credentials(authority_id, spec)
                 if isinstance(adapter, Source):
-                    self.sources.append(
-                        RunningSource(authority_id, spec.instance, spec.type, adapter)
-                    )
+                    self.sources.append(RunningSource(
+                        authority_id, spec.instance, spec.type, adapter, credentials
+                    ))
                 elif isinstance(adapter, Sink):
-                    self.sinks.append(
-                        RunningSink(authority_id, spec.instance, spec.type, adapter, spec)
-                    )
+                    self.sinks.append(RunningSink(
+                        authority_id, spec.instance, spec.type, adapter, spec,
+                        credentials=credentials,
+                    ))
+
+    def _credentials(self, authority_id: str, spec: AdapterSpec) -> SaslCredentials | None:
+        """The adapter's own principal (ConfigError if its secret is missing), or
+        None for the hub's: when it names none, or when the hub uses no SASL."""
+        fields = {"event": "adapter_principal", "authority": authority_id,
+                  "adapter": spec.instance}
+        if spec.kafka_credentials is None:
+            if uses_sasl(self.settings):
+                log.warning("adapter uses the hub's principal (no kafka_credentials); under "
+                            "the ACL plan the broker refuses it (docs/security.md)",
+                            extra=fields)
+            return None
+        credentials = resolve_credentials(
+            spec.kafka_credentials, authority_id=authority_id,
+            where=f"authority {authority_id}: adapter {spec.instance}",
+        )
+        if not uses_sasl(self.settings):
+            log.info("kafka_credentials not used: the hub connects without SASL",
+                     extra=fields)
+            return None
+        return credentials
 
     # --- lifecycle ------------------------------------------------------
     async def start(self) -> None:
@@ -247,17 +347,21 @@ class AdapterRuntime:
         from aiokafka.errors import KafkaError
 
         self._stopping = asyncio.Event()
-        if self.sources:
-            self._producer = AIOKafkaProducer(
+        principals = {_key(r.credentials): r.credentials for r in self.sources}
+        for key, credentials in sorted(principals.items(), key=lambda kv: kv[0] or ""):
+            producer = AIOKafkaProducer(
                 acks="all", linger_ms=5, request_timeout_ms=15_000,
                 max_request_size=self.settings.max_message_bytes + 64 * 1024,
-                **kafka_client_options(self.settings),
+                **kafka_client_options(self.settings, credentials),
             )
+            self._producers[key] = producer
             try:
-                await self._producer.start()
+                await producer.start()
             except KafkaError as exc:
+                who = f" as {key}" if key else ""
                 raise TransientError(
-                    f"Kafka at {self.settings.bootstrap} unreachable: {type(exc).__name__}"
+                    f"Kafka at {self.settings.bootstrap} unreachable{who}: "
+                    f"{type(exc).__name__}"
                 ) from exc
         for running in self.sources:
             emit = instrument_emit(
@@ -294,8 +398,8 @@ class AdapterRuntime:
         for running_sink in self.sinks:
             running_sink.task = None
             await running_sink.sink.stop()
-        producer, self._producer = self._producer, None
-        if producer is not None:
+        producers, self._producers = self._producers, {}
+        for producer in producers.values():
             await producer.stop()
 
     # --- sources → Kafka ------------------------------------------------
@@ -310,14 +414,16 @@ class AdapterRuntime:
         )
 
         TOO_LARGE = (MessageSizeTooLargeError, RecordTooLargeError, RecordListTooLargeError)
+        last_refusal_log = -REFUSAL_LOG_INTERVAL
 
         async def emit(message: InboundMessage) -> None:
+            nonlocal last_refusal_log
             if message.authority_id != running.authority_id:
                 raise ConfigError(
                     f"adapter {running.name} of {running.authority_id} emitted for "
                     f"{message.authority_id}"
                 )
-            producer = self._producer
+            producer = self._producers.get(_key(running.credentials))
             if producer is None:
                 raise TransientError("producer not running")
             key = message.key.encode("utf-8") if message.key else None
@@ -330,25 +436,69 @@ class AdapterRuntime:
                     code="XML_TOO_LARGE",
                 ) from exc
             except KafkaError as exc:
-                raise TransientError(f"produce to {topic} failed: {type(exc).__name__}") from exc
+                if refusal_code(exc) is None:
+                    raise TransientError(
+                        f"produce to {topic} failed: {type(exc).__name__}"
+                    ) from exc
+                # counted besides the framework's TRANSIENT (the message stays unsent)
+                self.metrics.errors.labels(
+                    adapter=running.adapter_type, authority=running.authority_id,
+                    direction="source", code=NotAuthorizedError.code,
+                ).inc()
+                now = time.monotonic()
+                if now - last_refusal_log >= REFUSAL_LOG_INTERVAL:
+                    last_refusal_log = now
+                    log.error(
+                        "the broker refuses this adapter's principal; messages stay with "
+                        "the sender until the credentials or ACLs are fixed",
+                        extra={"event": "adapter_not_authorized",
+                               "authority": running.authority_id, "adapter": running.name,
+                               "topic": topic, "code": NotAuthorizedError.code,
+                               "reason": type(exc).__name__},
+                    )
+                raise NotAuthorizedError(
+                    f"the broker refuses {_key(running.credentials) or 'the hub'} "
+                    f"WRITE on {topic}"
+                ) from exc
 
         return emit
 
     # --- Kafka → sinks --------------------------------------------------
-    def group_id(self, authority_id: str, name: str) -> str:
-        return f"{self.settings.consumer_group}.adapter.{authority_id}.{name}"
+    def group_id(self, authority_id: str, name: str, *, own_principal: bool = False) -> str:
+        return sink_group(self.settings, authority_id, name, own_principal=own_principal)
 
     async def _run_sink(self, running: RunningSink) -> None:
+        delay = SINK_RESTART_MIN
         while not self._stopping.is_set():
+            started = time.monotonic()
             try:
                 await self._consume(running)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("sink runner %s of %s failed; restarting",
-                              running.name, running.authority_id)
+            except Exception as exc:
+                if time.monotonic() - started > SINK_RESTART_MAX:
+                    delay = SINK_RESTART_MIN  # it ran for a while: a new failure
+                fields = {"authority": running.authority_id, "adapter": running.name,
+                          "topic": self.topics.out_xml(running.authority_id),
+                          "retry_in": round(delay, 1)}
+                code = refusal_code(exc)
+                if code is not None:
+                    self.metrics.errors.labels(
+                        adapter=running.adapter_type, authority=running.authority_id,
+                        direction="sink", code=code,
+                    ).inc()
+                    log.error(
+                        "the broker refuses this sink's principal; nothing is delivered "
+                        "until the credentials or ACLs are fixed",
+                        extra={"event": "adapter_not_authorized", "code": code,
+                               "reason": type(exc).__name__, **fields},
+                    )
+                else:
+                    log.exception("sink runner failed; restarting",
+                                  extra={"event": "sink_restart", **fields})
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), 2.0)
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+                delay = min(SINK_RESTART_MAX, delay * 2)
 
     async def _consume(self, running: RunningSink) -> None:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -356,12 +506,14 @@ class AdapterRuntime:
         topic = self.topics.out_xml(running.authority_id)
         consumer = AIOKafkaConsumer(
             topic,
-            group_id=self.group_id(running.authority_id, running.name),
+            group_id=self.group_id(running.authority_id, running.name,
+                                   own_principal=running.credentials is not None),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=self.settings.max_message_bytes + 64 * 1024,
-            **kafka_client_options(self.settings),
+            **kafka_client_options(self.settings, running.credentials),
         )
+        # dead letters are the hub's: its principal writes xoev.deadletter
         dead_producer = AIOKafkaProducer(
             acks="all", max_request_size=self.settings.max_message_bytes + 64 * 1024,
             **kafka_client_options(self.settings),
@@ -416,6 +568,10 @@ class AdapterRuntime:
             await producer.send_and_wait(
                 self.topics.deadletter, m.payload, key=key, headers=headers
             )
+
+
+def _key(credentials: SaslCredentials | None) -> str | None:
+    return credentials.username if credentials is not None else None
 
 
 async def run_adapters(
