@@ -175,7 +175,9 @@ class Sink(Adapter):
     * Raise ``TransientError`` when the endpoint is unreachable or answers
       "try later": the framework retries the whole batch with backoff, so
       delivery must be idempotent per ``message_id`` (same file name, receivers
-      dedupe on the id).
+      dedupe on the id). A sink whose messages are separate requests sets
+      ``per_message = True``: the framework then hands it one message at a time
+      and retries each on its own, so a failure never re-sends what arrived.
     * Raise ``MessageError`` (with a stable ``code``) when a message will never
       be accepted: the framework dead-letters it (for a batch, after retrying
       its messages one by one to find the culprit).
@@ -183,6 +185,8 @@ class Sink(Adapter):
     """
 
     direction: ClassVar[str] = "sink"
+    #: True: ``deliver`` gets one message at a time, each retried on its own.
+    per_message: ClassVar[bool] = False
 
     @abstractmethod
     async def start(self) -> None:

@@ -122,6 +122,13 @@ class SinkDriver:
     async def deliver(self, batch: Sequence[OutboundMessage]) -> list[DeadLetter]:
         if not batch:
             return []
+        if self.sink.per_message and len(batch) > 1:
+            # each message is retried on its own: a failure of the n-th never
+            # re-sends the ones before it
+            each: list[DeadLetter] = []
+            for message in batch:
+                each.extend(await self.deliver([message]))
+            return each
         try:
             await self._attempts(batch)
         except MessageError as exc:

@@ -1,13 +1,19 @@
 """HTTP outbound (``webhook``): POST each message to the authority's endpoint.
 
-Signed in the manner of FIT-Connect callbacks:
+Signed in the manner of FIT-Connect callbacks (docs/decisions/0007):
 
 * ``callback-timestamp``: Unix time in seconds (decimal string);
-* ``callback-authentication``: lowercase hex of
-  HMAC-SHA512(key = shared secret (UTF-8), message = ``timestamp + "." + body``).
+* ``callback-authentication``: ``v2=`` and the lowercase hex of
+  HMAC-SHA512(key = shared secret (UTF-8), message =
+  ``"v2\n" + xoev-message-id + "\n" + xoev-author + "\n" + timestamp + "\n" + body``)
+  (:func:`signing_input_v2`; an absent ``xoev-author`` counts as empty). Header
+  values never contain a line feed, so the fields cannot be shifted into each other.
+* ``signature_version = 1`` (for receivers not yet migrated; warned at start)
+  sends the plain hex of HMAC-SHA512 over ``timestamp + "." + body`` instead
+  (:func:`sign`), which covers neither the message id nor the author.
 
-Receivers check with :func:`verify_signature` (constant-time comparison, and a
-maximum age against replays). Also sent: ``Content-Type: application/xml``,
+Receivers check with :func:`verify_request` (v2 only, constant-time comparison,
+a maximum age against replays). Also sent: ``Content-Type: application/xml``,
 ``xoev-message-id`` and the other contract headers of the message.
 
 Answers: 2xx delivered; 408, 425, 429 and 5xx (and connection errors or
@@ -25,7 +31,8 @@ import hmac
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -39,6 +46,10 @@ log = logging.getLogger(__name__)
 
 H_AUTHENTICATION = "callback-authentication"
 H_TIMESTAMP = "callback-timestamp"
+H_MESSAGE_ID = "xoev-message-id"
+H_AUTHOR = "xoev-author"
+#: Prefix of a version-2 signature in ``callback-authentication``.
+V2_PREFIX = "v2="
 TRANSIENT_STATUS = frozenset({408, 425, 429})
 #: Message headers passed on to the endpoint (contract headers only).
 FORWARDED_PREFIXES = ("xoev-", "traceparent")
@@ -49,9 +60,56 @@ def _safe_header_value(value: str) -> bool:
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
-    """Hex HMAC-SHA512 of ``timestamp + "." + body`` keyed with ``secret``."""
+    """Version 1: hex HMAC-SHA512 of ``timestamp + "." + body`` keyed with ``secret``."""
     message = timestamp.encode("ascii") + b"." + body
     return hmac.new(secret.encode("utf-8"), message, hashlib.sha512).hexdigest()
+
+
+def signing_input_v2(message_id: str, author: str, timestamp: str, body: bytes) -> bytes:
+    """What version 2 signs: ``v2``, message id, author, timestamp, one per line, then
+    the body (UTF-8)."""
+    head = "\n".join(("v2", message_id, author, timestamp)) + "\n"
+    return head.encode("utf-8") + body
+
+
+def sign_v2(secret: str, message_id: str, author: str, timestamp: str, body: bytes) -> str:
+    """The ``callback-authentication`` value of version 2: ``v2=<hex HMAC-SHA512>``."""
+    digest = hmac.new(
+        secret.encode("utf-8"), signing_input_v2(message_id, author, timestamp, body),
+        hashlib.sha512,
+    ).hexdigest()
+    return V2_PREFIX + digest
+
+
+def _fresh(timestamp: str, max_age: float, now: float | None) -> bool:
+    try:
+        stamp = int(timestamp)
+    except ValueError:
+        return False
+    current = time.time() if now is None else now
+    return abs(current - stamp) <= max_age
+
+
+def verify_request(
+    secret: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    max_age: float = 120.0,
+    *,
+    now: float | None = None,
+) -> bool:
+    """True if a received POST carries a valid version-2 signature over its
+    ``xoev-message-id``, ``xoev-author``, ``callback-timestamp`` and body, not older
+    (nor newer) than ``max_age`` seconds. Header names are matched case-insensitively;
+    a version-1 signature is refused."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    signature = lower.get(H_AUTHENTICATION, "").strip()
+    timestamp = lower.get(H_TIMESTAMP, "")
+    if not signature.startswith(V2_PREFIX) or not _fresh(timestamp, max_age, now):
+        return False
+    expected = sign_v2(secret, lower.get(H_MESSAGE_ID, ""), lower.get(H_AUTHOR, ""),
+                       timestamp, body)
+    return hmac.compare_digest(expected, V2_PREFIX + signature[len(V2_PREFIX):].lower())
 
 
 def verify_signature(
@@ -63,14 +121,9 @@ def verify_signature(
     *,
     now: float | None = None,
 ) -> bool:
-    """True if ``signature`` is valid for ``timestamp``/``body`` and not older than
-    ``max_age`` seconds (nor more than ``max_age`` in the future)."""
-    try:
-        stamp = int(timestamp)
-    except ValueError:
-        return False
-    current = time.time() if now is None else now
-    if abs(current - stamp) > max_age:
+    """Version 1: True if ``signature`` is valid for ``timestamp``/``body`` and not
+    older than ``max_age`` seconds (nor more than ``max_age`` in the future)."""
+    if not _fresh(timestamp, max_age, now):
         return False
     expected = sign(secret, timestamp, body)
     return hmac.compare_digest(expected, signature.strip().lower())
@@ -85,6 +138,11 @@ class WebhookConfig(AdapterConfig):
         default=False,
         description="Allow http:// to another host (messages travel unencrypted; "
         "warned at start).",
+    )
+    signature_version: Literal[1, 2] = Field(
+        default=2,
+        description="2: the signature covers message id, author, timestamp and body. "
+        "1: timestamp and body only, for receivers not yet migrated (warned at start).",
     )
 
     @model_validator(mode="after")
@@ -111,6 +169,8 @@ class WebhookSink(Sink):
 
     Config = WebhookConfig
     config: WebhookConfig
+    #: one POST per message: a failure mid-batch must not re-send what arrived
+    per_message: ClassVar[bool] = True
 
     _session: aiohttp.ClientSession | None = None
 
@@ -138,6 +198,11 @@ class WebhookSink(Sink):
                 "webhook without TLS (allow_http)",
                 extra={"event": "webhook_insecure", "authority": self.context.authority_id},
             )
+        if self.config.signature_version == 1:
+            log.warning(
+                "webhook signature version 1 covers neither message id nor author",
+                extra={"event": "webhook_signature_v1", "authority": self.context.authority_id},
+            )
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.config.timeout_seconds)
@@ -164,10 +229,16 @@ class WebhookSink(Sink):
         }
         headers.update({
             "Content-Type": "application/xml",
-            "xoev-message-id": message.message_id,
+            H_MESSAGE_ID: message.message_id,
             H_TIMESTAMP: timestamp,
-            H_AUTHENTICATION: sign(self._key, timestamp, message.payload),
         })
+        if self.config.signature_version == 2:
+            # the author that is signed is the one sent (a dropped header is signed as "")
+            signature = sign_v2(self._key, message.message_id, headers.get(H_AUTHOR, ""),
+                                timestamp, message.payload)
+        else:
+            signature = sign(self._key, timestamp, message.payload)
+        headers[H_AUTHENTICATION] = signature
         try:
             # never follow a redirect: a 307/308 would re-send body and signature
             # to wherever the answer points

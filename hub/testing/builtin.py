@@ -19,7 +19,14 @@ from aiohttp import web
 from hub.adapters.base import AdapterContext, Sink, Source
 from hub.adapters.directory import DirectorySink, DirectorySource
 from hub.adapters.http_inbound import HttpInboundSource, token_digest
-from hub.adapters.webhook import H_AUTHENTICATION, H_TIMESTAMP, WebhookSink, verify_signature
+from hub.adapters.webhook import (
+    H_AUTHENTICATION,
+    H_TIMESTAMP,
+    V2_PREFIX,
+    WebhookSink,
+    verify_request,
+    verify_signature,
+)
 from hub.testing.contracts import AUTHORITY, SinkContract, SourceContract
 
 CONTEXT = AdapterContext(AUTHORITY, "kit", 1024 * 1024)
@@ -123,16 +130,28 @@ class HttpInboundHarness(SourceContract):
 
 
 class WebhookReceiver:
-    """A real local HTTP endpoint in a thread of its own that checks signatures."""
+    """A real local HTTP endpoint in a thread of its own that checks signatures
+    (version 2 as docs/adapters.md describes; version 1 only with ``accept_v1``).
 
-    def __init__(self, secret: str, status: int = 200, port: int | None = None) -> None:
+    ``fail_first[message id] = n`` answers that message's first ``n`` correctly
+    signed posts with 503; ``delay_seconds`` holds every answer that long.
+    """
+
+    def __init__(self, secret: str, status: int = 200, port: int | None = None, *,
+                 accept_v1: bool = False, delay_seconds: float = 0.0,
+                 fail_first: Mapping[str, int] | None = None) -> None:
         self.secret = secret
         self.status = status
+        self.accept_v1 = accept_v1
+        self.delay_seconds = delay_seconds
+        self.fail_first = dict(fail_first or {})
         self.received: dict[str, bytes] = {}
         self.headers: dict[str, dict[str, str]] = {}
         self.posts = 0
         #: the xoev-message-id of every correctly signed post, in order, refused ones too
         self.posted_ids: list[str] = []
+        #: the xoev-message-id of every post answered 2xx, in order (repeats included)
+        self.accepted_ids: list[str] = []
         self.bad_signatures = 0
         self.port = port or free_port()
         self._loop = asyncio.new_event_loop()
@@ -140,21 +159,32 @@ class WebhookReceiver:
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._runner: web.AppRunner | None = None
 
+    def _verified(self, headers: Mapping[str, str], body: bytes) -> bool:
+        if headers.get(H_AUTHENTICATION, "").startswith(V2_PREFIX):
+            return verify_request(self.secret, headers, body, max_age=120)
+        return self.accept_v1 and verify_signature(
+            self.secret, headers.get(H_TIMESTAMP, ""), body,
+            headers.get(H_AUTHENTICATION, ""), max_age=120,
+        )
+
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.posts += 1
-        ok = verify_signature(
-            self.secret, request.headers.get(H_TIMESTAMP, ""), body,
-            request.headers.get(H_AUTHENTICATION, ""), max_age=120,
-        )
-        if not ok:
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
+        if not self._verified(request.headers, body):
             self.bad_signatures += 1
             return web.Response(status=401)
-        self.posted_ids.append(request.headers.get("xoev-message-id", ""))
+        message_id = request.headers.get("xoev-message-id", "")
+        self.posted_ids.append(message_id)
         if self.status >= 300:
             return web.Response(status=self.status)
-        self.received[request.headers["xoev-message-id"]] = body
-        self.headers[request.headers["xoev-message-id"]] = dict(request.headers)
+        if self.fail_first.get(message_id, 0) > 0:
+            self.fail_first[message_id] -= 1
+            return web.Response(status=503)
+        self.accepted_ids.append(message_id)
+        self.received[message_id] = body
+        self.headers[message_id] = dict(request.headers)
         return web.Response(status=204)
 
     def _serve(self) -> None:

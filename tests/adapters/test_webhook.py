@@ -6,7 +6,14 @@ import hmac
 import pytest
 
 from hub.adapters import AdapterContext
-from hub.adapters.webhook import WebhookSink, sign, verify_signature
+from hub.adapters.webhook import (
+    WebhookSink,
+    sign,
+    sign_v2,
+    signing_input_v2,
+    verify_request,
+    verify_signature,
+)
 from hub.errors import ConfigError, MessageError, TransientError
 from hub.testing import outbound, run
 from hub.testing.builtin import WebhookReceiver
@@ -150,3 +157,138 @@ def test_a_redirect_is_not_followed_and_dead_letters_with_its_own_code() -> None
         finally:
             server.shutdown()
             server.server_close()
+
+
+def _receiver_verifies(secret: str, headers: dict[str, str], body: bytes,
+                       now: float) -> bool:
+    """The receiver side exactly as docs/adapters.md describes it, with the standard
+    library only (no hub code): v2 over id, author, timestamp and body."""
+    lower = {k.lower(): v for k, v in headers.items()}
+    signature = lower.get("callback-authentication", "")
+    timestamp = lower.get("callback-timestamp", "")
+    if not signature.startswith("v2=") or not timestamp.isdigit():
+        return False
+    if abs(now - int(timestamp)) > 120:
+        return False
+    signed = (f"v2\n{lower.get('xoev-message-id', '')}\n{lower.get('xoev-author', '')}\n"
+              f"{timestamp}\n").encode() + body
+    expected = hmac.new(secret.encode(), signed, hashlib.sha512).hexdigest()
+    return hmac.compare_digest("v2=" + expected, signature)
+
+
+def _post_one(message: object, config: dict[str, object]) -> WebhookReceiver:
+    with WebhookReceiver(SECRET, accept_v1=True) as receiver:
+        sink = WebhookSink.create({"url": receiver.url, "secret": SECRET, **config},
+                                  AdapterContext("a.b", "hook"))
+
+        async def scenario() -> None:
+            await sink.start()
+            try:
+                await sink.deliver([message])  # type: ignore[list-item]
+            finally:
+                await sink.stop()
+
+        run(scenario())
+    return receiver
+
+
+def test_v2_signature_covers_message_id_author_timestamp_and_body() -> None:
+    import time
+
+    from hub.adapters import OutboundMessage
+
+    message = OutboundMessage("a.b", "0b6f2c1e-3c2a-4f55-9f0e-1d2b3c4d5e6f", b"<x>\xc3\xa4</x>",
+                              {"xoev-author": "ags:05124000", "xoev-reader": "ags:05122000"})
+    receiver = _post_one(message, {})
+    headers = {k: v for k, v in receiver.headers[message.message_id].items()}
+    body = receiver.received[message.message_id]
+    now = time.time()
+    assert headers["callback-authentication"].startswith("v2=")
+    assert _receiver_verifies(SECRET, headers, body, now)
+    assert verify_request(SECRET, headers, body, max_age=120)
+    # whatever of the four a man in the middle changes, verification fails
+    for name, value in (("xoev-message-id", "11111111-2222-3333-4444-555555555555"),
+                        ("xoev-author", "ags:05122000"),
+                        ("callback-timestamp", str(int(headers["callback-timestamp"]) - 1))):
+        forged = {**headers, name: value}
+        assert not _receiver_verifies(SECRET, forged, body, now), name
+        assert not verify_request(SECRET, forged, body, max_age=120), name
+    dropped = {k: v for k, v in headers.items() if k.lower() != "xoev-author"}
+    assert not _receiver_verifies(SECRET, dropped, body, now)
+    assert not verify_request(SECRET, dropped, body, max_age=120)
+    assert not _receiver_verifies(SECRET, headers, body + b" ", now)
+    assert not verify_request("other", headers, body, max_age=120)
+    # a version-1 value is refused by a v2 receiver, and v2 fails a v1 check
+    v1 = {**headers, "callback-authentication": sign(SECRET, headers["callback-timestamp"], body)}
+    assert not verify_request(SECRET, v1, body, max_age=120)
+    assert not verify_signature(SECRET, headers["callback-timestamp"], body,
+                                headers["callback-authentication"], max_age=120)
+
+
+def test_v2_signing_input_is_line_separated_and_a_missing_author_is_empty() -> None:
+    assert signing_input_v2("id-1", "ags:1", "1700000000", b"<x/>") == (
+        b"v2\nid-1\nags:1\n1700000000\n<x/>"
+    )
+    expected = hmac.new(b"geheim", b"v2\nid-1\n\n1700000000\n<x/>", hashlib.sha512).hexdigest()
+    assert sign_v2(SECRET, "id-1", "", "1700000000", b"<x/>") == "v2=" + expected
+    headers = {"Callback-Timestamp": "1700000000", "Xoev-Message-Id": "id-1",
+               "Callback-Authentication": "v2=" + expected.upper()}
+    assert verify_request(SECRET, headers, b"<x/>", max_age=60, now=1700000030)
+    assert not verify_request(SECRET, headers, b"<x/>", max_age=60, now=1700000061)
+    assert not verify_request(SECRET, {**headers, "xoev-author": "ags:1"}, b"<x/>",
+                              max_age=60, now=1700000030)
+
+
+def test_signature_version_1_still_available_for_unmigrated_receivers() -> None:
+    from hub.adapters import OutboundMessage
+
+    message = OutboundMessage("a.b", "id-v1", b"<x/>", {"xoev-author": "ags:05124000"})
+    receiver = _post_one(message, {"signature_version": 1})
+    headers = receiver.headers["id-v1"]
+    assert verify_signature(SECRET, headers["callback-timestamp"], b"<x/>",
+                            headers["callback-authentication"], max_age=120)
+    assert not headers["callback-authentication"].startswith("v2=")
+    with pytest.raises(ConfigError):
+        WebhookSink.parse_config({"url": "https://x", "secret": "s", "signature_version": 3})
+
+
+def _batch_through_driver(receiver: WebhookReceiver, batch: list, attempts: int):  # type: ignore[no-untyped-def,type-arg]
+    from prometheus_client import CollectorRegistry
+
+    from hub.adapters import AdapterMetrics, RetryPolicy, SinkDriver
+
+    sink = WebhookSink.create({"url": receiver.url, "secret": SECRET, "timeout_seconds": 5},
+                              AdapterContext("a.b", "hook"))
+    driver = SinkDriver(sink, adapter="webhook", metrics=AdapterMetrics(CollectorRegistry()),
+                        retry=RetryPolicy(attempts=attempts, base_seconds=0.01, jitter=False))
+
+    async def scenario():  # type: ignore[no-untyped-def]
+        await sink.start()
+        try:
+            return await driver.deliver(batch)
+        finally:
+            await sink.stop()
+
+    return run(scenario())
+
+
+def test_a_failure_mid_batch_retries_only_that_message() -> None:
+    batch = [outbound(n) for n in range(4)]
+    ids = [m.message_id for m in batch]
+    with WebhookReceiver(SECRET, fail_first={ids[1]: 1}) as receiver:
+        dead = _batch_through_driver(receiver, batch, attempts=3)
+    assert dead == []
+    assert sorted(receiver.accepted_ids) == sorted(ids)  # every message exactly once
+    assert receiver.posted_ids == [ids[0], ids[1], ids[1], ids[2], ids[3]]
+    assert receiver.received == {m.message_id: m.payload for m in batch}
+
+
+def test_a_message_failing_every_attempt_is_dead_lettered_alone() -> None:
+    batch = [outbound(n) for n in range(3)]
+    ids = [m.message_id for m in batch]
+    with WebhookReceiver(SECRET, fail_first={ids[1]: 99}) as receiver:
+        dead = _batch_through_driver(receiver, batch, attempts=3)
+    assert [d.message.message_id for d in dead] == [ids[1]]
+    assert dead[0].code == "DELIVERY_RETRIES_EXHAUSTED" and "after 3 attempts" in dead[0].detail
+    assert receiver.accepted_ids == [ids[0], ids[2]]
+    assert receiver.posted_ids.count(ids[1]) == 3 and receiver.posted_ids.count(ids[0]) == 1
