@@ -10,10 +10,12 @@ a message id.
 :func:`check` never raises a :class:`hub.errors.MessageError`; it returns a
 :class:`ValidationReport` whose problems carry a stable code, the position and
 an XPath-like location, and a message that IT staff can act on. libxml2's
-messages are rephrased where that helps (namespaces shortened to local names,
-long expected-lists cut) and **values from the document are never quoted**:
-reports end up in dead-letter headers and logs, which must not carry personal
-data (names, addresses, birth dates).
+messages are rewritten by :mod:`hub.xsd_messages` (namespaces shortened to local
+names, long expected-lists cut, a pattern failure names the offending character
+as ``U+…`` and the allowed character set) and **values from the document are
+never quoted**, whatever libxml2's message form: reports end up in dead-letter
+headers and logs, which must not carry personal data (names, addresses, birth
+dates).
 
 Codes: the parse codes of :mod:`hub.xmlsafe`, ``UNKNOWN_NAMESPACE``,
 ``UNKNOWN_VERSION``, ``UNKNOWN_MESSAGE`` from the registry,
@@ -24,7 +26,6 @@ package with a g2g header (manifest ``header``) whose header cannot be read.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from time import perf_counter
@@ -41,6 +42,7 @@ from hub.errors import (
 )
 from hub.header import HEADER_NAMES, Nachrichtenkopf, message_id, read_header
 from hub.xmlsafe import Limits, parse_xml
+from hub.xsd_messages import Explainer, explain
 
 if TYPE_CHECKING:
     from hub.schemas import MessageType, SchemaPackage, SchemaRegistry
@@ -198,7 +200,7 @@ def examine(
             False, None, None, None, (_from_error(exc),), message_id=message_id(root)
         )
         return Examined(report, exc, root)
-    report = validate_root(package, root, message)
+    report = validate_root(package, root, message, data)
     if timings is not None:
         timings["parse"] = parsed - start
         timings["validate"] = perf_counter() - parsed
@@ -233,9 +235,18 @@ def check(data: bytes, registry: SchemaRegistry, limits: Limits = Limits()) -> V
 
 
 def validate_root(
-    package: SchemaPackage, root: etree._Element, message: MessageType | None = None
+    package: SchemaPackage,
+    root: etree._Element,
+    message: MessageType | None = None,
+    source: bytes | None = None,
 ) -> ValidationReport:
-    """Validate a parsed root element against ``package``."""
+    """Validate a parsed root element against ``package``.
+
+    Problems are rewritten by :class:`hub.xsd_messages.Explainer` (no document
+    value in any message); with the message's bytes as ``source`` they also get
+    the column of the element's start tag, or of the offending character of a
+    pattern failure.
+    """
     if message is None:
         message = package.messages.get(root.tag) if isinstance(root.tag, str) else None
     if message is None:
@@ -247,100 +258,17 @@ def validate_root(
     schema = package.lxml_schema()
     if schema.validate(root):
         return ValidationReport(True, package.standard, package.version, message.code)
-    problems = tuple(
-        Problem(
-            "SCHEMA_INVALID",
-            explain(entry.message),
-            entry.line or None,
-            entry.column or None,
-            entry.path or None,
+    entries = list(cast(Iterable[Any], schema.error_log))[:MAX_PROBLEMS]
+    explainer = Explainer(package, root, source)
+    explainer.expect(entry.line for entry in entries)
+    problems = []
+    for entry in entries:
+        text, line, column = explainer.explain(
+            entry.message, entry.type_name, entry.line or None, entry.path or None
         )
-        for entry in list(cast(Iterable[Any], schema.error_log))[:MAX_PROBLEMS]
-    )
+        problems.append(Problem("SCHEMA_INVALID", text, line, column, entry.path or None))
     if not problems:  # pragma: no cover - libxml2 always logs why
-        problems = (Problem("SCHEMA_INVALID", "the message violates its XSD"),)
-    return ValidationReport(False, package.standard, package.version, message.code, problems)
-
-
-# --- making libxml2's messages readable (and free of document values) -------------
-_CLARK = re.compile(r"\{[^}]*\}")
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (
-        re.compile(r"^Element '([^']+)': This element is not expected\. Expected is (?:one of )?"
-                   r"\( (.*) \)\.?$"),
-        "element '{0}' is not allowed here; expected instead: {1}",
-    ),
-    (
-        re.compile(r"^Element '([^']+)': This element is not expected\.?$"),
-        "element '{0}' is not allowed here (no further element is allowed at this position)",
-    ),
-    (
-        re.compile(r"^Element '([^']+)': Missing child element\(s\)\. Expected is (?:one of )?"
-                   r"\( (.*) \)\.?$"),
-        "element '{0}' is incomplete: a required child element is missing; expected: {1}",
-    ),
-    (
-        re.compile(r"^Element '([^']+)': The attribute '([^']+)' is required but missing\.?$"),
-        "element '{0}' lacks the required attribute '{1}'",
-    ),
-    (
-        re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?: \[facet 'pattern'\] .*$"),
-        "the value of '{0}'{1} does not match the pattern its type requires",
-    ),
-    (
-        re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?: \[facet 'enumeration'\] .*$"),
-        "the value of '{0}'{1} is not one of the values allowed by its code list/type",
-    ),
-    (
-        re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?: \[facet '(\w*[lL]ength)'\] "
-                   r".*?(exceeds|less than|not).*$"),
-        "the value of '{0}'{1} has the wrong length (facet {2})",
-    ),
-    (
-        re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?: \[facet '(\w+)'\] .*$"),
-        "the value of '{0}'{1} violates the facet '{2}' of its type",
-    ),
-    (
-        re.compile(r"^Element '([^']+)'(?:, attribute '([^']+)')?: '.*' is not a valid value of "
-                   r"(?:the )?(?:local |list |union )?(?:atomic )?type '([^']+)'\.?$", re.DOTALL),
-        "the value of '{0}'{1} is not a valid '{2}'",
-    ),
-    (
-        re.compile(r"^Element '([^']+)', attribute '([^']+)': The attribute '[^']+' is not "
-                   r"allowed\.?$"),
-        "attribute '{1}' is not allowed on element '{0}'",
-    ),
-    (
-        re.compile(r"^Element '([^']+)', attribute '([^']+)': The value '.*' does not match the "
-                   r"fixed value constraint '(.*)'\.?$", re.DOTALL),
-        "attribute '{1}' of element '{0}' must have the fixed value '{2}'",
-    ),
-    (
-        re.compile(r"^Element '([^']+)': No matching global declaration available for the "
-                   r"validation root\.?$"),
-        "the root element '{0}' is not declared by the schema package",
-    ),
-)
-
-
-def _short_list(text: str, limit: int = 8) -> str:
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    shown = ", ".join(items[:limit])
-    return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
-
-
-def explain(raw: str) -> str:
-    """Rephrase a libxml2 schema message; values from the document are dropped."""
-    text = _CLARK.sub("", raw.strip())
-    for pattern, template in _RULES:
-        match = pattern.match(text)
-        if match is None:
-            continue
-        groups = [g or "" for g in match.groups()]
-        if template.startswith("the value of") and len(groups) > 1:
-            groups[1] = f" (attribute '{groups[1]}')" if groups[1] else ""
-        if "expected" in template and len(groups) > 1:
-            groups[1] = _short_list(groups[1])
-        return template.format(*groups)
-    # unknown message: keep it, but cut quoted values
-    return re.sub(r"The value '[^']*'", "The value", text)
+        problems = [Problem("SCHEMA_INVALID", "the message violates its XSD")]
+    return ValidationReport(
+        False, package.standard, package.version, message.code, tuple(problems)
+    )

@@ -56,7 +56,13 @@ def test_validate_prints_one_line_per_problem(schema_dir: Path, tmp_path: Path) 
     assert lines[0] == f"{DATA / 'valid-0101.xml'}: valid (Demo 1.0 0101)"
     invalid = [x for x in lines if x.startswith(str(DATA / "invalid-0101.xml"))]
     assert len(invalid) == 2
-    assert invalid[0].startswith(f"{DATA / 'invalid-0101.xml'}:14: SCHEMA_INVALID ")
+    # FILE:LINE:COL: the column of the first character the name pattern rejects
+    source = (DATA / "invalid-0101.xml").read_text().splitlines()
+    column = source[13].index(">mUSTERfrau<") + 2
+    assert invalid[0].startswith(f"{DATA / 'invalid-0101.xml'}:14:{column}: SCHEMA_INVALID ")
+    assert "U+006D" in invalid[0] and "mUSTERfrau" not in invalid[0]
+    date_column = source[14].index("<demo:geburtsdatum>") + 1
+    assert invalid[1].startswith(f"{DATA / 'invalid-0101.xml'}:15:{date_column}: SCHEMA_INVALID ")
     assert f"{empty}: XML_EMPTY the message is empty" in lines
 
 
@@ -75,6 +81,9 @@ def test_validate_json(schema_dir: Path) -> None:
     assert [r["valid"] for r in reports] == [True, False]
     assert reports[1]["problems"][0]["code"] == "SCHEMA_INVALID"
     assert reports[1]["problems"][0]["path"].endswith("demo:familienname")
+    assert [(p["line"], type(p["column"])) for p in reports[1]["problems"]] == [
+        (14, int), (15, int)
+    ]
 
 
 def test_schemas_add_reports_errors_in_one_line(tmp_path: Path) -> None:
