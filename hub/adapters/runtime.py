@@ -261,6 +261,9 @@ class AdapterRuntime:
         self._external_gateway = gateway is not None
         self.sources: list[RunningSource] = []
         self.sinks: list[RunningSink] = []
+        #: extra AIOKafkaConsumer arguments of the sink consumers (tests shorten
+        #: max_poll_interval_ms)
+        self.sink_consumer_options: dict[str, Any] = {}
         #: one producer per principal of the sources (None: the hub's)
         self._producers: dict[str | None, Any] = {}
         self._stopping = asyncio.Event()
@@ -512,6 +515,7 @@ class AdapterRuntime:
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=self.settings.max_message_bytes + 64 * 1024,
             **kafka_client_options(self.settings, running.credentials),
+            **self.sink_consumer_options,
         )
         # dead letters are the hub's: its principal writes xoev.deadletter
         dead_producer = AIOKafkaProducer(
@@ -522,9 +526,10 @@ class AdapterRuntime:
             running.sink, adapter=running.adapter_type,
             metrics=self.metrics, retry=running.spec.retry,
         )
-        await consumer.start()
-        await dead_producer.start()
         try:
+            # inside the try: a refused start (ACLs) must not leak the clients
+            await consumer.start()
+            await dead_producer.start()
             while not self._stopping.is_set():
                 fetched = await consumer.getmany(
                     timeout_ms=300, max_records=running.spec.batch_size
@@ -536,8 +541,9 @@ class AdapterRuntime:
                     await consumer.commit({TopicPartition(tp.topic, tp.partition):
                                            records[-1].offset + 1})
         finally:
-            await consumer.stop()
-            await dead_producer.stop()
+            for client in (consumer, dead_producer):
+                with contextlib.suppress(Exception):
+                    await client.stop()
 
     @staticmethod
     def _outbound(authority_id: str, record: Any) -> OutboundMessage:

@@ -104,7 +104,7 @@ def test_without_sasl_the_hub_settings_are_used_as_before(
     monkeypatch.setenv("XOEV_TEST_KAFKA_PW", "authority-password")
     settings = Settings(bootstrap_servers="127.0.0.1:9092", consumer_group="g")
     runtime = make_runtime(settings, built_in_region(tmp_path, "XOEV_TEST_KAFKA_PW"))
-    assert [r.credentials for r in runtime.sources + runtime.sinks] == [None] * 4  # type: ignore[operator]
+    assert [r.credentials for r in runtime.sources + runtime.sinks] == [None] * 4
     options = kafka_client_options(settings, None)
     assert options == {"bootstrap_servers": "127.0.0.1:9092", "security_protocol": "PLAINTEXT"}
     assert runtime.group_id("wuppertal.meldebehoerde", "outbox") == (
