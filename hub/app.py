@@ -1,7 +1,9 @@
 """Builds the Faust app from the settings — and nothing else.
 
-The app has one agent, ``ingest`` (see :mod:`hub.streams.ingest`), subscribed to
-every authority's inbound topic, and one changelog-backed table, ``dedupe``.
+The app has two agents: ``ingest`` (see :mod:`hub.streams.ingest`), subscribed to
+every authority's inbound topic, with the changelog-backed table ``dedupe``; and
+``mobility`` (:mod:`hub.streams.mobility`), which counts the moves ingest hands on
+in the windowed table ``mobility`` and publishes k-anonymous statistics.
 Delivery is at-least-once with idempotent effects: outputs are keyed by
 nachrichtenUUID, and an inbound event is acked — its offset made committable —
 only once the broker acknowledged all its outputs (``acks=all``; see
@@ -26,10 +28,12 @@ from faust.types import ConsumerT, ProducerT
 
 from hub.kafka_client import faust_credentials, max_request_bytes, schema_topic_bytes
 from hub.metrics import HubMetrics
+from hub.mobility import moves_topic_name
 from hub.pipeline import Pipeline
 from hub.region import Region
 from hub.settings import Settings
 from hub.streams.ingest import IngestFlow
+from hub.streams.mobility import MobilityFlow
 from hub.topics import TopicNames
 
 
@@ -190,7 +194,15 @@ def build_app(
         batch_max=settings.batch_max,
         batch_wait=settings.batch_wait_ms / 1000,
         dedupe_retention=settings.dedupe_retention_seconds,
+        moves_topic=moves_topic_name(settings.consumer_group),
     )
     app.agent(flow.inbound, name="hub.ingest")(flow.run)
     app.timer(flow.sweep_interval, name="hub.dedupe.sweep")(flow.sweep)
+    # the mobility statistics: a separate agent on the moves the ingest flow hands on
+    mobility = MobilityFlow(
+        app, TopicNames(settings.topic_prefix), window=settings.stats_window_seconds,
+        min_count=settings.stats_min_count, registry=metrics.registry,
+    )
+    app.agent(mobility.inbound, name="hub.mobility")(mobility.run)
+    app.timer(mobility.tick, name="hub.mobility.close")(mobility.close_windows)
     return app, flow

@@ -60,6 +60,14 @@ ABROAD = "ausland"
 #: Levels of publication, finest first (see :func:`anonymize`).
 LEVELS = ("cell", "no_district", "pair", "suppressed")
 
+
+
+def moves_topic_name(consumer_group: str) -> str:
+    """The worker's internal topic of moves (Faust-internal names start with the app id:
+    the hub principal's ACL covers them)."""
+    return f"{consumer_group}-mobility-moves"
+
+
 _AGS = re.compile(r"\d{8}")
 _DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
 

@@ -99,6 +99,17 @@ class Settings(BaseSettings):
         description="How long (author, nachrichtenUUID) pairs are remembered for "
         "deduplication, e.g. 30d, 12h, 90s (decision 0006).",
     )
+    stats_window: str = Field(
+        default="7d",
+        pattern=r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$",
+        description="Tumbling window of the mobility statistics, e.g. 7d, 1h, 30s "
+        "(docs/statistics.md).",
+    )
+    stats_min_count: int = Field(
+        default=5, ge=2,
+        description="k: a mobility cell is published only with at least this many "
+        "households in it; smaller ones are coarsened or suppressed.",
+    )
     topic_prefix: str = Field(
         default="",
         pattern=r"^[A-Za-z0-9._-]*$",
@@ -144,6 +155,10 @@ class Settings(BaseSettings):
     @property
     def dedupe_retention_seconds(self) -> float:
         return duration_seconds(self.dedupe_retention)
+
+    @property
+    def stats_window_seconds(self) -> float:
+        return duration_seconds(self.stats_window)
 
     @property
     def embedded(self) -> bool:

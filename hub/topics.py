@@ -9,6 +9,7 @@
 | ``xoev.deadletter``            | source offset id    | original bytes            |
 | ``xoev.audit``                 | nachrichtenUUID     | Avro audit record         |
 | ``xoev.schemas``               | schema fingerprint  | Avro schema JSON (compacted) |
+| ``xoev.stats.mobility``        | window + cell       | Avro MobilityCount (compacted) |
 
 ``prefix`` (setting ``HUB_TOPIC_PREFIX``, empty by default) is prepended to every
 name so that test runs or staging tenants can share one cluster.
@@ -65,6 +66,10 @@ class TopicNames:
     @property
     def schemas(self) -> str:
         return f"{self.prefix}xoev.schemas"
+
+    @property
+    def stats_mobility(self) -> str:
+        return f"{self.prefix}xoev.stats.mobility"
 
     def authority_of_inbound(self, topic: str) -> str | None:
         """The authority id of an inbound topic name, or None if it is not one."""

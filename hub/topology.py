@@ -19,6 +19,7 @@ xoev.out.external      30 days     the OSCI/XTA gateway's backlog
 xoev.deadletter        90 days     time to investigate and replay
 xoev.audit             400 days    BMG § 40: transmission logs kept >= 12 months
 xoev.schemas           compacted   the latest schema per fingerprint, kept forever
+xoev.stats.mobility    compacted   the latest publication of each window and cell
 =====================  ==========  ==================================================
 """
 
@@ -30,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hub.errors import ConfigError, TransientError
 from hub.kafka_client import admin_config, max_request_bytes, schema_topic_bytes
+from hub.mobility import moves_topic_name
 from hub.topics import TopicNames
 
 if TYPE_CHECKING:
@@ -175,6 +177,13 @@ def contract_topics(
     }
     topics.append(TopicSpec(names.schemas, 1, replicas, schema_configs,
                             "Avro schemas keyed by fingerprint (compacted)"))
+    topics.append(TopicSpec(names.stats_mobility, 1, replicas, _base_configs(settings, None),
+                            "k-anonymous mobility statistics per window (compacted)"))
+    # the worker's internal input of the mobility agent: kept until its window is published
+    moves_days = max(RETENTION_DAYS["inbound"], int(3 * settings.stats_window_seconds / 86400) + 1)
+    topics.append(TopicSpec(moves_topic_name(settings.consumer_group), 1, replicas,
+                            _base_configs(settings, moves_days),
+                            "moves handed from ingest to the mobility agent (internal)"))
     topics.extend(extra)
     seen: set[str] = set()
     for topic in topics:

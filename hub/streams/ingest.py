@@ -17,6 +17,9 @@ through a tight, synchronous loop:
    ``xoev.out.<reader>.avro`` (and the bytes to ``xoev.out.external`` for readers
    outside the region), one audit record to ``xoev.audit``. The first event of each
    Avro schema in this process also writes the schema to ``xoev.schemas``.
+   An XMeld message that records a move (0201, 0202, 0090) also writes one record
+   of its moves (cells only) to the mobility agent's internal topic
+   (:mod:`hub.streams.mobility`).
 
 Any failure sends the original bytes to ``xoev.deadletter`` with stage, code,
 detail and the source coordinates; no message ever stops the agent.
@@ -53,6 +56,7 @@ from hub.audit import AUDIT_CODEC
 from hub.avro import dumps_schema
 from hub.errors import DuplicateIdConflict, MessageError
 from hub.metrics import EXTERNAL, HubMetrics
+from hub.mobility import MOVE_CODES, encode_moves, extract_moves
 from hub.pipeline import Accepted, Inspected, Pipeline, classify
 from hub.streams.dedupe import Dedupe, Verdict, dedupe_key
 from hub.streams.sequencer import AckSequencer, Ticket
@@ -129,6 +133,7 @@ class Output:
     value: bytes
     headers: Headers
     partition: int | None = None
+    timestamp: float | None = None  # seconds; None: the producer's clock
 
 
 @dataclass
@@ -154,6 +159,7 @@ class IngestFlow:
         batch_wait: float = 0.002,
         dedupe_retention: float = 30 * 86400,
         max_in_flight: int = 1000,
+        moves_topic: str | None = None,
     ) -> None:
         self.app = app
         self.pipeline = pipeline
@@ -174,6 +180,8 @@ class IngestFlow:
         self.out_xml = {a: names.out_xml(a) for a in authority_ids}
         self.out_avro = {a: names.out_avro(a) for a in authority_ids}
         self.schemas_sent: set[bytes] = set()  # fingerprints published by this process
+        #: internal topic of the mobility agent (hub.streams.mobility); None: no statistics
+        self.moves_topic = moves_topic
         self.table = app.Table(
             "dedupe",
             default=None,
@@ -458,8 +466,37 @@ class IngestFlow:
         out.append(Output(self.names.audit, key, AUDIT_CODEC.encode(record), base))
         return out
 
+        if (
+            self.moves_topic is not None
+            and inspected.message.code in MOVE_CODES
+            and inspected.package.standard == "XMeld"
+        ):
+            moves = self.moves(inspected, message.timestamp)
+            if moves is not None:
+                out.append(moves)
     def dead_letter(self, event: EventT[Any], exc: BaseException) -> list[Output]:
         message = event.message
+    def moves(self, inspected: Inspected, timestamp: float | None) -> Output | None:
+        """The message's moves for the mobility statistics (hub.mobility): one record,
+        cells only, with the inbound record's timestamp (its window, also when the
+        message is delivered again)."""
+        header = inspected.header
+        try:
+            moves = extract_moves(
+                inspected.root, inspected.message.code, author_key=header.author_key,
+                reader_keys=header.reader_keys, created=header.created,
+            )
+        except Exception as exc:  # statistics never stop a delivery
+            log.warning("moves not extracted", extra={
+                "code": "MOBILITY_EXTRACT_FAILED", "reason": type(exc).__name__,
+                "message_id": header.message_id,
+            })
+            return None
+        if not moves or self.moves_topic is None:
+            return None
+        value = encode_moves(header.message_id, moves)
+        return Output(self.moves_topic, b"", value, [], 0, timestamp or None)
+
         stage, code, detail = classify(exc)
         raw = event.value if isinstance(event.value, bytes) else b""
         source = self.names.authority_of_inbound(message.topic) or "unknown"
@@ -493,11 +530,13 @@ class IngestFlow:
 
     async def send_output(self, output: Output) -> asyncio.Future[Any]:
         return await self.send(
-            output.topic, output.key, output.value, output.headers, output.partition
+            output.topic, output.key, output.value, output.headers, output.partition,
+            output.timestamp,
         )
 
     async def send(
-        self, topic: str, key: bytes, value: bytes, headers: Headers, partition: int | None = None
+        self, topic: str, key: bytes, value: bytes, headers: Headers,
+        partition: int | None = None, timestamp: float | None = None,
     ) -> asyncio.Future[Any]:
         """Hand one record to the app's producer; the returned future resolves on the ack.
 
@@ -508,7 +547,7 @@ class IngestFlow:
         """
         try:
             future: Awaitable[Any] = await self.app.producer.send(
-                topic, key, value, partition, None, headers
+                topic, key, value, partition, timestamp, headers
             )
             return asyncio.ensure_future(future)
         except Exception as exc:  # any refusal is a delivery failure (not cancellation)
