@@ -18,6 +18,7 @@ from hub.errors import HubError
 
 #: name -> (module, one-line help). Order is the order shown by --help.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "doctor": ("hub.commands.doctor", "check Java, broker, topics, schemas, region, routes, TLS"),
     "kafka": ("hub.commands.kafka", "run the embedded Apache Kafka broker (up|down|status)"),
     "topics": ("hub.commands.topics", "create the contract topics (apply)"),
     "worker": ("hub.commands.worker", "run the stream processor"),

@@ -12,7 +12,7 @@ nowhere else::
 Callers add their own behavioural options (acks, group id, ...) after these.
 
 An adapter acts with the Kafka principal of the authority it serves
-(docs/decisions/0007): ``credentials=SaslCredentials(...)`` replaces only the
+(docs/decisions/0008): ``credentials=SaslCredentials(...)`` replaces only the
 SASL username and password; protocol, mechanism and TLS stay the hub's. Without
 SASL (the open local broker) credentials change nothing.
 """
@@ -170,3 +170,22 @@ def consumer_config(
     config = _common(settings, client, "xoev-hub-consumer", credentials)
     config["max_partition_fetch_bytes"] = max_request_bytes(settings)
     return config
+
+
+#: Hosts of a bootstrap address that do not leave the machine.
+LOOPBACK_HOSTS = ("127.", "localhost", "[::1]", "::1")
+
+
+def transport_warning(settings: Settings) -> str | None:
+    """One line when messages and credentials would cross a network unencrypted."""
+    if settings.security_protocol not in ("PLAINTEXT", "SASL_PLAINTEXT"):
+        return None
+    hosts = [h.strip() for h in settings.bootstrap.split(",") if h.strip()]
+    if all(h.startswith(LOOPBACK_HOSTS) for h in hosts):
+        return None  # the embedded broker or a local tunnel
+    what = "messages and the SASL password" if settings.security_protocol.startswith(
+        "SASL") else "messages"
+    return (
+        f"HUB_SECURITY_PROTOCOL={settings.security_protocol} sends {what} to "
+        f"{settings.bootstrap} without TLS; use SSL or SASL_SSL (docs/security.md)"
+    )

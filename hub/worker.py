@@ -28,6 +28,7 @@ import faust
 
 from hub.errors import ConfigError
 from hub.health import BrokerProbe, Health, OffsetWatcher
+from hub.kafka_client import transport_warning
 from hub.logging import configure_logging
 from hub.metrics import HubMetrics
 from hub.settings import Settings
@@ -88,24 +89,6 @@ async def follow_assignment(
             health.set_assignment((tp.topic, tp.partition) for tp in assigned
                                   if tp.topic in inbound)
         await asyncio.sleep(interval)
-
-
-LOOPBACK_HOSTS = ("127.", "localhost", "[::1]", "::1")
-
-
-def transport_warning(settings: Settings) -> str | None:
-    """One line when messages and credentials would cross a network unencrypted."""
-    if settings.security_protocol not in ("PLAINTEXT", "SASL_PLAINTEXT"):
-        return None
-    hosts = [h.strip() for h in settings.bootstrap.split(",") if h.strip()]
-    if all(h.startswith(LOOPBACK_HOSTS) for h in hosts):
-        return None  # the embedded broker or a local tunnel
-    what = "messages and the SASL password" if settings.security_protocol.startswith(
-        "SASL") else "messages"
-    return (
-        f"HUB_SECURITY_PROTOCOL={settings.security_protocol} sends {what} to "
-        f"{settings.bootstrap} without TLS; use SSL or SASL_SSL (docs/security.md)"
-    )
 
 
 def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:

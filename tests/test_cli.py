@@ -9,8 +9,8 @@ import pytest
 
 from hub.cli import COMMANDS, main
 
-CONTRACT = ["kafka", "topics", "worker", "demo", "simulate", "send", "validate", "convert",
-            "schemas", "routes", "dlq", "bench"]
+CONTRACT = ["doctor", "kafka", "topics", "worker", "demo", "simulate", "send", "validate",
+            "convert", "schemas", "routes", "dlq", "bench"]
 
 
 def test_help_lists_every_contract_command(capsys: pytest.CaptureFixture[str]) -> None:

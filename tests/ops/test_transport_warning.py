@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from hub.kafka_client import transport_warning
 from hub.settings import load_settings
-from hub.worker import transport_warning
 
 
 def test_no_warning_for_tls_or_a_local_broker() -> None:
