@@ -464,8 +464,6 @@ class IngestFlow:
             "trace_id": trace.trace_id,
         }
         out.append(Output(self.names.audit, key, AUDIT_CODEC.encode(record), base))
-        return out
-
         if (
             self.moves_topic is not None
             and inspected.message.code in MOVE_CODES
@@ -474,8 +472,8 @@ class IngestFlow:
             moves = self.moves(inspected, message.timestamp)
             if moves is not None:
                 out.append(moves)
-    def dead_letter(self, event: EventT[Any], exc: BaseException) -> list[Output]:
-        message = event.message
+        return out
+
     def moves(self, inspected: Inspected, timestamp: float | None) -> Output | None:
         """The message's moves for the mobility statistics (hub.mobility): one record,
         cells only, with the inbound record's timestamp (its window, also when the
@@ -497,6 +495,8 @@ class IngestFlow:
         value = encode_moves(header.message_id, moves)
         return Output(self.moves_topic, b"", value, [], 0, timestamp or None)
 
+    def dead_letter(self, event: EventT[Any], exc: BaseException) -> list[Output]:
+        message = event.message
         stage, code, detail = classify(exc)
         raw = event.value if isinstance(event.value, bytes) else b""
         source = self.names.authority_of_inbound(message.topic) or "unknown"
