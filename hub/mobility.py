@@ -45,8 +45,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from lxml import etree
-
 from hub.single_object import SingleObjectCodec
 
 #: XMeld message codes that record a move (the table above).
@@ -152,23 +150,18 @@ def household_class(size: int | None) -> str:
 # -- reading the XML (local names: bundled model and official XInneres alike) -----
 
 def _children(element: Any, name: str) -> list[Any]:
-    return [c for c in element if isinstance(c.tag, str) and etree.QName(c).localname == name]
+    # "{*}name": any namespace or none, matched in C by lxml
+    return list(element.iterchildren(f"{{*}}{name}"))
 
 
 def _child(element: Any, name: str) -> Any | None:
-    for child in element:
-        if isinstance(child.tag, str) and etree.QName(child).localname == name:
-            return child
-    return None
+    return element.find(f"{{*}}{name}")
 
 
 def _descendant(element: Any | None, name: str) -> Any | None:
     if element is None:
         return None
-    for node in element.iter():
-        if isinstance(node.tag, str) and etree.QName(node).localname == name:
-            return node
-    return None
+    return next(element.iter(f"{{*}}{name}"), None)
 
 
 def _ags_of_key(key: str | None) -> str:
