@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -12,6 +11,8 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
+
+from hub.testing.tools import require_tool
 
 pytestmark = pytest.mark.kafka
 
@@ -116,10 +117,8 @@ def test_aiokafka_round_trip(kafka_bootstrap: str, topic_prefix: str) -> None:
     assert asyncio.run(scenario()) == [f"m{i}".encode() for i in range(10)]
 
 
-@pytest.mark.skipif(
-    shutil.which("kcat") is None, reason="kcat not installed (apt-get install kcat)"
-)
 def test_kcat_interoperates_both_ways(kafka_bootstrap: str, topic_prefix: str) -> None:
+    require_tool("kcat")
     to_kcat, from_kcat = f"{topic_prefix}to-kcat", f"{topic_prefix}from-kcat"
     _create(kafka_bootstrap, to_kcat, from_kcat)
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)

@@ -4,7 +4,6 @@ refuses a connection without one."""
 
 from __future__ import annotations
 
-import shutil
 import ssl
 import subprocess
 from pathlib import Path
@@ -15,15 +14,13 @@ import pytest
 from hub.adapters import AdapterContext, InboundMessage
 from hub.adapters.http_inbound import HttpGateway, HttpInboundSource, token_digest
 from hub.testing import run, sample_payload
-
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
-
+from hub.testing.tools import require_tool
 
 EC_KEY = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
 
 
 def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+    subprocess.run([require_tool("openssl"), *args], cwd=cwd, check=True, capture_output=True)
 
 
 def make_pki(d: Path) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from hub.schemas import install
+from hub.testing.tools import require_tool
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -44,9 +44,7 @@ _FILE_OR_NET = re.compile(
 def _run_probe(
     tmp_path_factory: pytest.TempPathFactory, *extra: str
 ) -> tuple[dict[str, object], list[str]]:
-    strace = shutil.which("strace")
-    if strace is None:
-        pytest.skip("strace is not installed (apt-get install strace): cannot observe syscalls")
+    strace = require_tool("strace")
     schema_dir = tmp_path_factory.mktemp("hostile-schemas")
     install(MINI, schema_dir)
     log = tmp_path_factory.mktemp("strace") / "trace.log"

@@ -4,7 +4,6 @@ and are valid for the real tools (promtool check/test)."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import pytest
 import yaml
 
 from hub.metrics import HubMetrics
+from hub.testing.tools import require_tool
 
 from .promql import grouping_labels, matcher_labels, metric_names
 
@@ -47,10 +47,7 @@ def exported_labels(metrics: HubMetrics) -> dict[str, set[str]]:
 
 
 def promtool() -> str:
-    binary = shutil.which("promtool")
-    if binary is None:
-        pytest.skip("promtool is not installed (apt-get install prometheus)")
-    return binary
+    return require_tool("promtool")
 
 
 def test_expressions_are_found() -> None:

@@ -30,6 +30,7 @@ import pytest
 
 from hub.region import Region
 from hub.settings import DEFAULT_CONFIG_DIR
+from hub.testing.tools import require_tool
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -96,9 +97,7 @@ def workers(tmp_path: Path) -> Iterator[list[int]]:
 @contextlib.contextmanager
 def running_prometheus(tmp_path: Path, ports: list[int]) -> Iterator[str]:
     """A real Prometheus (1 s scrape interval, alert rules loaded) scraping ``ports``."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.skip("prometheus is not installed (apt-get install prometheus)")
+    binary = require_tool("prometheus")
     rules = tmp_path / "alerts.yml"
     shutil.copyfile(REPO / "deploy" / "prometheus" / "alerts.yml", rules)
     config = tmp_path / "prometheus.yml"
