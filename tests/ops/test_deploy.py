@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from hub.acl import CLUSTER_NAME, AclBinding, allowed, plan_acls
+from hub.mobility import moves_topic_name
 from hub.region import Region
 from hub.settings import DEFAULT_CONFIG_DIR, Settings
 from hub.topics import TopicNames
@@ -138,7 +139,8 @@ def test_compose_workers_prometheus_grafana(compose: dict[str, Any]) -> None:
 # -- Kubernetes / Strimzi --------------------------------------------------------------
 def expected_topics(ids: list[str]) -> set[str]:
     names = TopicNames()
-    topics = {names.external, names.deadletter, names.audit, names.schemas}
+    topics = {names.external, names.deadletter, names.audit, names.schemas,
+              names.stats_mobility, moves_topic_name("xoev-hub")}
     for authority in ids:
         topics |= {names.inbound(authority), names.out_xml(authority), names.out_avro(authority)}
     return topics

@@ -214,8 +214,8 @@ def test_contract_topics_is_pure_and_checks_name_length(region: Region) -> None:
     assert names[:3] == ["p.xoev.in.wuppertal.meldebehoerde",
                          "p.xoev.out.wuppertal.meldebehoerde.xml",
                          "p.xoev.out.wuppertal.meldebehoerde.avro"]
-    assert names[-4:] == ["p.xoev.out.external", "p.xoev.deadletter", "p.xoev.audit",
-                          "p.xoev.schemas"]
+    assert names[-6:] == ["p.xoev.out.external", "p.xoev.deadletter", "p.xoev.audit",
+                          "p.xoev.schemas", "p.xoev.stats.mobility", "xoev-hub-mobility-moves"]
     long = load_settings(topic_prefix="x" * 230)
     with pytest.raises(ConfigError, match="longer than 249"):
         contract_topics(long, region)
