@@ -60,10 +60,13 @@ def test_every_yaml_and_json_file_parses() -> None:
             json.loads(path.read_text())
 
 
-def test_nine_authorities() -> None:
+def test_fifteen_authorities() -> None:
     ids = authority_ids()
-    assert len(ids) == 9
+    assert len(ids) == 15  # five kinds in three cities, registratur and archiv included
     assert {i.split(".")[0] for i in ids} == {"wuppertal", "solingen", "remscheid"}
+    assert {i.split(".")[1] for i in ids} == {
+        "meldebehoerde", "standesamt", "auslaenderbehoerde", "registratur", "archiv"
+    }
 
 
 # -- Compose --------------------------------------------------------------------
