@@ -305,3 +305,32 @@ def test_generated_manifests_are_up_to_date(tmp_path: Path) -> None:
         )
     rule = load_all(K8S / "prometheusrule.yaml")[0]
     assert rule["spec"] == yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
+
+
+def test_network_policy_lets_only_ingress_and_prometheus_reach_the_web_port() -> None:
+    (deployment,) = of_kind("Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (policy,) = of_kind("NetworkPolicy")
+    spec = policy["spec"]
+    # it selects the worker pods (so everything it does not allow is denied to them)
+    assert spec["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert spec["podSelector"]["matchLabels"]  # not every pod of the namespace
+    assert "Ingress" in spec["policyTypes"]
+    container_ports = {p["containerPort"] for p in container["ports"]}
+    assert container_ports == {WEB_PORT}  # nothing else to reach
+    peers: list[dict[str, Any]] = []
+    for rule in spec["ingress"]:
+        # every rule names its peers (no open rule) and only the web port, over TCP
+        assert rule.get("from"), rule
+        assert rule["ports"] == [{"protocol": "TCP", "port": WEB_PORT}], rule
+        for peer in rule["from"]:
+            assert "ipBlock" not in peer
+            # a namespace and a pod selector in one peer: those pods in that namespace
+            assert peer["namespaceSelector"]["matchLabels"] and peer["podSelector"]["matchLabels"]
+            peers.append(peer)
+    namespaces = {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                  for p in peers}
+    assert namespaces == {"ingress-nginx", "monitoring"}
+    assert {"app.kubernetes.io/name": "prometheus"} in [p["podSelector"]["matchLabels"]
+                                                        for p in peers]
