@@ -144,7 +144,10 @@ def plan_acls(
         for name in (inbound, *(topics.out_xml(authority_id), topics.out_avro(authority_id))):
             allow(hub, "TOPIC", name, "LITERAL", "CREATE", "DESCRIBE_CONFIGS")
 
-    for name in (topics.external, topics.audit, topics.deadletter, topics.schemas):
+    # xoev.stats.mobility: the mobility agent publishes there (and apply_topics
+    # describes it at every worker start)
+    for name in (topics.external, topics.audit, topics.deadletter, topics.schemas,
+                 topics.stats_mobility):
         allow(hub, "TOPIC", name, "LITERAL", "WRITE", "READ", "DESCRIBE", "CREATE",
               "DESCRIBE_CONFIGS")
     # the Faust app id: consumer group, transactional ids and internal topics

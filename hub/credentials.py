@@ -1,7 +1,7 @@
 """Kafka credentials of an adapter: the principal it acts as and where its password is.
 
 An adapter built into the worker acts with the credentials of the authority it
-serves (docs/decisions/0007), so the broker's ACLs, not only an HTTP token, tie
+serves (docs/decisions/0008), so the broker's ACLs, not only an HTTP token, tie
 what it writes and reads to that authority. The region file never holds the
 password, only a reference to it (``kafka_credentials`` of an adapter entry)::
 

@@ -1,4 +1,4 @@
-"""Adapters act with the principal of the authority they serve (decision 0007), and
+"""Adapters act with the principal of the authority they serve (decision 0008), and
 the ACL plan allows exactly what each built-in adapter does with it. Pure: no broker
 (the broker-side proof is test_adapters_acl.py)."""
 
@@ -86,7 +86,7 @@ def test_the_plan_allows_every_built_in_adapter_what_it_does_with_its_authority(
                                                   else {"READ"})
         for rtype, resource, op in operations:
             assert allowed(plan, principal, rtype, resource, op), (kind, rtype, resource, op)
-            # the reason for 0007: the hub's own principal may not do it
+            # the reason for 0008: the hub's own principal may not do it
             if op in ("WRITE", "READ") and rtype == "TOPIC":
                 assert not allowed(plan, HUB, rtype, resource, op), (kind, resource, op)
         # ... nor may another authority
@@ -189,3 +189,58 @@ def test_missing_secrets_are_named_at_start(
         with pytest.raises(ConfigError, match=rf"^authority wuppertal\.meldebehoerde: adapter "
                            rf"webhook: kafka_credentials: file {path} {says}"):
             make_runtime(settings, missing)
+
+
+def test_deploy_k8s_mounts_exactly_the_adapters_users_secrets() -> None:
+    import importlib.util
+
+    from tests.conftest import REPO
+
+    spec = importlib.util.spec_from_file_location("generate", REPO / "deploy/k8s/generate.py")
+    assert spec is not None and spec.loader is not None
+    generate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generate)
+    base = generate.CREDENTIALS_DIR
+    the_region = region({
+        "solingen.meldebehoerde": [{"type": "directory-inbound", "path": "/srv/in",
+                                    "kafka_credentials": f"file:{base}/solingen.meldebehoerde/"
+                                                         "password"}],
+        "wuppertal.meldebehoerde": [{"type": "kafka"}],
+    })
+    users = generate.adapter_users(the_region)
+    assert users == ["solingen.meldebehoerde"]
+    patch = generate.worker_credentials(users)
+    pod = patch["spec"]["template"]["spec"]
+    [volume] = pod["volumes"]
+    assert [s["secret"]["name"] for s in volume["projected"]["sources"]] == users
+    assert volume["projected"]["sources"][0]["secret"]["items"][0]["path"] == (
+        "solingen.meldebehoerde/password")
+    assert pod["containers"][0]["volumeMounts"][0]["mountPath"] == base
+    # the committed patch matches the bundled region (no adapters: no secrets)
+    import yaml
+
+    committed = yaml.safe_load((REPO / "deploy/k8s/patches/worker-credentials.yaml").read_text())
+    from hub.region import Region
+    from hub.settings import DEFAULT_CONFIG_DIR
+
+    assert committed == generate.worker_credentials(
+        generate.adapter_users(Region.load(DEFAULT_CONFIG_DIR / "region.toml")))
+    elsewhere = region({"solingen.meldebehoerde": [
+        {"type": "directory-inbound", "path": "/srv/in", "kafka_credentials": "env:XOEV_PW"}]})
+    with pytest.raises(SystemExit, match="deploy/k8s mounts the KafkaUser secret"):
+        generate.adapter_users(elsewhere)
+
+
+def test_the_hub_may_use_every_contract_topic_it_applies() -> None:
+    """The worker describes (and may create) every contract topic at start: the plan
+    must cover each one for the hub, or a worker under ACLs cannot start."""
+    from hub.region import Region
+    from hub.settings import DEFAULT_CONFIG_DIR
+    from hub.topology import contract_topics
+
+    settings = sasl_settings("t1.")
+    the_region = Region.load(DEFAULT_CONFIG_DIR / "region.toml")
+    plan = plan_acls(the_region, settings, HUB, OPS)
+    for spec in contract_topics(settings, the_region):
+        for op in ("DESCRIBE", "CREATE", "DESCRIBE_CONFIGS"):
+            assert allowed(plan, HUB, "TOPIC", spec.name, op), (spec.name, op)

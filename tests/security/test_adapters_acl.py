@@ -1,5 +1,5 @@
 """Every built-in adapter, end to end, on the SASL_SSL broker with the ACL plan in
-force (issue 12, item 1; decision 0007).
+force (issue 12, item 1; decision 0008).
 
 One worker (``python -m hub worker``) authenticates as the hub's principal, which
 may neither write ``xoev.in.*`` nor read ``xoev.out.*``; its adapters act with the
