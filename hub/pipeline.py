@@ -51,6 +51,19 @@ class Inspected:
     source: str  # authority id of the inbound topic
     timings: dict[str, float]
 
+    @property
+    def dedupe_id(self) -> str:
+        """What names this message among its author's messages (the dedupe table key).
+
+        The header's id when it names one message (g2g ``nachrichtenUUID``); when it
+        names a process (xdomea ``ProzessID``, shared by a request and its answers
+        and by e.g. 0501 and 0503 of one author), the id plus the message type of
+        the root element (``<ProzessID>/0503``).
+        """
+        if self.header.id_scope == "process":
+            return f"{self.header.message_id}/{self.message.code}"
+        return self.header.message_id
+
     @cached_property
     def sha256(self) -> str:
         """Hex SHA-256 of the original bytes (dedupe and audit use it; computed once)."""

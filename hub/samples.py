@@ -10,7 +10,8 @@ bytes. Values look real where the element's name says what it holds (names in
 the DIN 91379 repertoire, streets and postcodes of the region, dates); every
 value is checked against its simple type before it is used.
 
-The g2g header is meaningful: a seeded ``nachrichtenUUID``, the message code,
+The header is meaningful (g2g, and the xdomea ``Kopf`` with ``ProzessID``, type,
+time and the parties' ``Behoerdenkennung``): a seeded ``nachrichtenUUID``, the message code,
 ``erstellungszeitpunkt`` with time zone and the DVDV keys of author and reader
 (``author_key``/``reader_key``, or defaults that fit the standard).
 
@@ -65,6 +66,8 @@ DEFAULT_KEYS: Mapping[str, tuple[str, str]] = {
     "XMeld": ("ags:05124000", "ags:05122000"),
     "XPersonenstand": ("psw:05124000", "ags:05122000"),
     "XAuslaender": ("ags:05124000", "abh:05124000"),
+    # a registratur hands records to its Stadtarchiv (placeholder keys, hub/config/region.toml)
+    "xdomea": ("reg:05124000", "arc:05124000"),
 }
 _FALLBACK_KEYS = ("ags:05124000", "ags:05120000")
 
@@ -78,7 +81,13 @@ _KIND_NAMES = {
     "psw": "Standesamt",
     "azr": "Ausländerbehörde",
     "abh": "Ausländerbehörde",
+    "reg": "Registratur",
+    "arc": "Stadtarchiv",
 }
+# xdomea Kopf: the Behoerdenkennung of Absender/Empfaenger (optional in the XSD) is
+# always generated, because the hub routes by it
+_XDOMEA_PARTIES = ("Absender", "Empfaenger")
+_XDOMEA_KEY_PARTS = ("Praefix", "Behoerdenschluessel", "Kennung")
 
 # --------------------------------------------------------------------------- pools
 # Names in the DIN 91379 repertoire: accented Latin, ligatures, combining
@@ -362,6 +371,10 @@ class SampleGenerator:
         name = getattr(particle, "local_name", None)
         if name is not None and path and "/".join((*path, name)) in ctx.overrides:
             return max(low, 1)
+        if name is not None and path and path[0] == "Kopf":
+            xdomea = _xdomea_address(path, name)
+            if xdomea is not None:
+                return xdomea if high is None else min(max(low, xdomea), high)
         if depth >= self.max_depth:
             return low
         rng = ctx.rng
@@ -432,6 +445,8 @@ class SampleGenerator:
 
     # ------------------------------------------------------------------ header
     def _header_value(self, path: tuple[str, ...], ctx: _Message) -> str | None:
+        if path and path[0] == "Kopf":
+            return _xdomea_header_value(path, ctx)
         if "nachrichtenkopf.g2g" not in path:
             return None
         tail = path[-3:]
@@ -869,6 +884,40 @@ _FIXED_HINTS = {
     "produkthersteller": "xoev-hub Projekt, Bergisches Städtedreieck",
     "produktversion": "0.1.0",
 }
+
+
+def _xdomea_address(path: tuple[str, ...], name: str) -> int | None:
+    """How often an element of the xdomea ``Kopf`` must occur (None: as the XSD says).
+
+    One ``Empfaenger`` (the reader key), and each party's ``Behoerdenkennung`` with
+    ``Praefix`` and ``Behoerdenschluessel`` (3.0.0) or ``Kennung`` (2.4.0)."""
+    if len(path) == 1 and name == "Empfaenger":
+        return 1
+    if len(path) == 2 and path[1] in _XDOMEA_PARTIES and name == "Behoerdenkennung":
+        return 1
+    if len(path) == 3 and path[1] in _XDOMEA_PARTIES and path[2] == "Behoerdenkennung" and (
+        name in _XDOMEA_KEY_PARTS
+    ):
+        return 1
+    return None
+
+
+def _xdomea_header_value(path: tuple[str, ...], ctx: _Message) -> str | None:
+    """Values of the xdomea ``Kopf``: ProzessID, type, time and the parties' keys."""
+    last = path[-1]
+    if path == ("Kopf", "ProzessID"):
+        return ctx.uuid
+    if path == ("Kopf", "Erstellungszeitpunkt"):
+        return ctx.created
+    if path == ("Kopf", "Nachrichtentyp", "code"):
+        return ctx.code
+    if len(path) == 5 and path[1] in _XDOMEA_PARTIES and path[2] == "Behoerdenkennung" and (
+        last == "code"
+    ):
+        key = ctx.author_key if path[1] == "Absender" else ctx.reader_key
+        prefix, _, ident = key.partition(":")
+        return prefix if path[3] == "Praefix" else ident if path[3] in _XDOMEA_KEY_PARTS else None
+    return None
 
 
 def _picks(pool: Sequence[str], rng: random.Random, n: int) -> list[str]:

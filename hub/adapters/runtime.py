@@ -5,7 +5,9 @@
 * Sinks ← ``xoev.out.<authority>.xml``: one consumer group per authority and
   adapter (``<consumer_group>.adapter.<authority>.<name>``), offsets committed
   only after the batch was delivered or dead-lettered (``xoev.deadletter`` with
-  the contract headers, stage ``deliver``).
+  the contract headers, stage ``deliver``). While a batch is out, its partition
+  is paused and the consumer keeps polling (a slow endpoint never exceeds
+  ``max.poll.interval.ms``).
 
 Authorities name their adapters in the region file (``adapters`` of an
 ``[[authority]]``); the adapter's options sit beside ``type`` or in ``config``::
@@ -505,6 +507,7 @@ class AdapterRuntime:
 
     async def _consume(self, running: RunningSink) -> None:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+        from aiokafka.errors import CommitFailedError
 
         topic = self.topics.out_xml(running.authority_id)
         consumer = AIOKafkaConsumer(
@@ -526,21 +529,65 @@ class AdapterRuntime:
             running.sink, adapter=running.adapter_type,
             metrics=self.metrics, retry=running.spec.retry,
         )
+        # A batch is delivered in a task of its own while its partition is paused,
+        # and this loop keeps polling: a slow endpoint or a long backoff never keeps
+        # the consumer from polling within max.poll.interval.ms (it would leave the
+        # group, another member would deliver the uncommitted batch again, and the
+        # late commit would fail). One delivery at a time per sink, as before.
+        in_flight: dict[TopicPartition, asyncio.Task[int]] = {}
+        one_at_a_time = asyncio.Lock()
+
+        async def deliver(records: list[Any]) -> int:
+            batch = [self._outbound(running.authority_id, r) for r in records]
+            async with one_at_a_time:
+                dead = await driver.deliver(batch)
+                await self._dead_letter(dead_producer, dead)
+            return int(records[-1].offset) + 1
+
+        async def settle(wait: bool) -> None:
+            if wait and in_flight:
+                await asyncio.wait(list(in_flight.values()))
+            for tp, task in list(in_flight.items()):
+                if not task.done():
+                    continue
+                del in_flight[tp]
+                try:
+                    await consumer.commit({tp: task.result()})
+                except CommitFailedError:
+                    # the partition moved to another member during the delivery,
+                    # which delivers from the last commit again (receivers dedupe)
+                    log.warning("sink %s of %s: partition %s moved during a delivery",
+                                running.name, running.authority_id, tp.partition)
+                if tp in consumer.assignment():
+                    consumer.resume(tp)
+
         try:
             # inside the try: a refused start (ACLs) must not leak the clients
             await consumer.start()
             await dead_producer.start()
             while not self._stopping.is_set():
+                await settle(wait=False)
+                assigned = consumer.assignment()
+                busy = [tp for tp in in_flight if tp in assigned]
+                if busy:  # again: a rebalance forgets pauses
+                    consumer.pause(*busy)
                 fetched = await consumer.getmany(
-                    timeout_ms=300, max_records=running.spec.batch_size
+                    timeout_ms=100 if in_flight else 300, max_records=running.spec.batch_size
                 )
-                for tp, records in fetched.items():
-                    batch = [self._outbound(running.authority_id, r) for r in records]
-                    dead = await driver.deliver(batch)
-                    await self._dead_letter(dead_producer, dead)
-                    await consumer.commit({TopicPartition(tp.topic, tp.partition):
-                                           records[-1].offset + 1})
+                for fetched_tp, records in fetched.items():
+                    tp = TopicPartition(fetched_tp.topic, fetched_tp.partition)
+                    if tp in in_flight:  # given back to us while its batch is out
+                        consumer.seek(tp, records[0].offset)
+                        continue
+                    consumer.pause(tp)
+                    in_flight[tp] = asyncio.create_task(
+                        deliver(records), name=f"deliver:{running.authority_id}:{tp.partition}"
+                    )
+            await settle(wait=True)  # a stop lets the deliveries under way finish
         finally:
+            for task in in_flight.values():
+                task.cancel()
+            await asyncio.gather(*in_flight.values(), return_exceptions=True)
             for client in (consumer, dead_producer):
                 with contextlib.suppress(Exception):
                     await client.stop()

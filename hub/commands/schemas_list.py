@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
             "origin": p.origin,
             "active": registry.active(p),
             "messages": len(p.messages),
+            "header_profile": p.header_profile_name,
             "namespaces": list(p.namespaces),
             "path": str(p.path),
         }
@@ -34,18 +35,19 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         print("no schema packages (install one with 'xoev-hub schemas add DIR|ZIP')")
         return 0
-    header = ("STANDARD", "VERSION", "ORIGIN", "MESSAGES", "NAMESPACES")
+    header = ("STANDARD", "VERSION", "ORIGIN", "MESSAGES", "HEADER", "NAMESPACES")
     table = [
         (
             str(r["standard"]),
             str(r["version"]),
             str(r["origin"]) + ("" if r["active"] else " (shadowed)"),
             str(r["messages"]),
+            str(r["header_profile"]),
             " ".join(p.namespaces),
         )
         for r, p in zip(rows, registry.packages, strict=True)
     ]
-    widths = [max(len(line[i]) for line in (header, *table)) for i in range(4)]
+    widths = [max(len(line[i]) for line in (header, *table)) for i in range(5)]
     for line in (header, *table):
-        print("  ".join(cell.ljust(w) for cell, w in zip(line[:4], widths, strict=True)), line[4])
+        print("  ".join(cell.ljust(w) for cell, w in zip(line[:5], widths, strict=True)), line[5])
     return 0

@@ -16,6 +16,10 @@ The manifest is derived from the XSDs themselves:
   (own, named, or inherited type; found by local names) contains a header
   element (``nachrichtenkopf.g2g``, xdomea's ``Kopf``, ...): code and name are
   then the element name itself.
+* **header profile** (how messages are addressed, docs/xdomea.md): the
+  ``header_profile`` argument (``--header-profile``: ``g2g``, ``xdomea`` or a
+  JSON file of XPath expressions), else ``xdomea`` when the message namespaces
+  are xdomea releases (``urn:xoev-de:xdomea:schema:*``), else ``g2g``.
 * **catalog**: every absolute ``schemaLocation`` reachable from the entry
   points is mapped to a local file, from ``set.json``'s ``urlmap``,
   ``urlmap.json``, an OASIS ``catalog.xml``, a file mirrored at the URL's
@@ -44,7 +48,7 @@ from urllib.parse import urlparse
 from lxml import etree
 
 from hub.errors import ConfigError
-from hub.schemas.model import MANIFEST, XS, SchemaPackage
+from hub.schemas.model import MANIFEST, XS, SchemaPackage, default_header_profile
 
 __all__ = ["HEADER_NAMES", "derive_manifest", "install"]
 
@@ -335,6 +339,7 @@ def derive_manifest(
         "entry_points": [t.relative_to(src).as_posix() for t in tops],
         "catalog": {url: local.relative_to(src).as_posix() for url, local in sorted(urls.items())},
         "header": header,
+        "header_profile": default_header_profile(message_namespaces),
         "messages": messages,
     }
 
@@ -378,11 +383,14 @@ def install(
     *,
     standard: str | None = None,
     version: str | None = None,
+    header_profile: str | Mapping[str, Any] | None = None,
 ) -> SchemaPackage:
     """Install a schema set (folder or ZIP) into ``schema_dir``; returns the package.
 
-    The package must compile with lxml before it is put in place; an existing
-    package of the same standard and version is replaced.
+    ``header_profile`` overrides the derived profile (``"g2g"``, ``"xdomea"`` or
+    an XPath profile object). The package must compile with lxml and its header
+    profile must be valid before it is put in place; an existing package of the
+    same standard and version is replaced.
     """
     source = source.resolve()
     schema_dir.mkdir(parents=True, exist_ok=True)
@@ -401,6 +409,8 @@ def install(
                 manifest["catalog"] = {u: f"{prefix}/{p}" for u, p in manifest["catalog"].items()}
         else:
             raise ConfigError(f"{source}: neither a folder nor a ZIP file")
+        if header_profile is not None:
+            manifest["header_profile"] = header_profile
         manifest["installed_from"] = str(source)
         manifest["installed_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         (staging / MANIFEST).write_text(
@@ -408,6 +418,8 @@ def install(
         )
         package = SchemaPackage.load(staging, "installed")
         package.lxml_schema()  # must compile before it is put in place
+        for namespace in package.namespaces:  # and its header profile must be valid
+            package.header_profile(namespace)
         target = schema_dir / _slug(package.standard, package.version)
         if target.exists():
             shutil.rmtree(target)

@@ -13,11 +13,12 @@ from urllib.parse import unquote, urlparse
 from lxml import etree
 
 from hub.errors import ConfigError
+from hub.header import XDOMEA_NAMESPACE_PREFIX, HeaderProfile, profile_from_spec
 
 if TYPE_CHECKING:
     from hub.validation import ValidationReport
 
-__all__ = ["MANIFEST", "MessageType", "SchemaPackage"]
+__all__ = ["MANIFEST", "MessageType", "SchemaPackage", "default_header_profile"]
 
 MANIFEST = "package.json"
 XS = "http://www.w3.org/2001/XMLSchema"
@@ -93,6 +94,11 @@ class SchemaPackage:
             self.entry_points: tuple[str, ...] = tuple(manifest["entry_points"])
             self.catalog: Mapping[str, str] = dict(manifest.get("catalog", {}))
             self.header: str | None = manifest.get("header")
+            #: manifest "header_profile": "g2g", "xdomea" or an object of XPath
+            #: expressions; absent: "xdomea" for xdomea namespaces, else "g2g"
+            self.header_profile_spec: Any = manifest.get("header_profile") or (
+                default_header_profile(manifest["namespaces"])
+            )
             messages = [
                 MessageType(
                     namespace=m["namespace"], root=m["root"], code=str(m["code"]), name=m["name"]
@@ -111,6 +117,7 @@ class SchemaPackage:
         self._lock = threading.Lock()
         self._lxml: etree.XMLSchema | None = None
         self._xmlschema: Any = None
+        self._profiles: dict[str, HeaderProfile] = {}
 
     @classmethod
     def load(cls, path: Path, origin: Origin) -> SchemaPackage:
@@ -122,6 +129,28 @@ class SchemaPackage:
         if not isinstance(manifest, dict):
             raise ConfigError(f"{manifest_file}: manifest must be a JSON object")
         return cls(path, manifest, origin)
+
+    @property
+    def header_profile_name(self) -> str:
+        """``g2g``, ``xdomea`` or the name of the manifest's XPath profile."""
+        spec = self.header_profile_spec
+        if isinstance(spec, Mapping):
+            return str(spec.get("name") or "xpath")
+        return str(spec)
+
+    def header_profile(self, namespace: str | None = None) -> HeaderProfile:
+        """The header profile of this package's messages (of ``namespace``), compiled once.
+
+        ``ConfigError`` naming the manifest when the profile is unknown or invalid.
+        """
+        namespace = self.namespaces[0] if namespace is None and self.namespaces else namespace
+        key = namespace or ""
+        profile = self._profiles.get(key)
+        if profile is None:
+            profile = self._profiles[key] = profile_from_spec(
+                self.header_profile_spec, key, where=f"{self.path / MANIFEST}: header_profile"
+            )
+        return profile
 
     @property
     def label(self) -> str:
@@ -244,6 +273,17 @@ class SchemaPackage:
         from hub.validation import validate_root
 
         return validate_root(self, root)
+
+
+def default_header_profile(namespaces: Any) -> str:
+    """The header profile of a package whose manifest names none: ``xdomea`` when its
+    message namespaces are xdomea releases (``urn:xoev-de:xdomea:schema:*``), else
+    ``g2g`` (every other XÖV standard at hand; packages installed before profiles
+    existed keep working)."""
+    names = [str(n) for n in namespaces or ()]
+    if names and all(n.startswith(XDOMEA_NAMESPACE_PREFIX) for n in names):
+        return "xdomea"
+    return "g2g"
 
 
 def _target_namespace(file: Path) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from lxml import etree
 
 from hub.errors import ConfigError, UnknownMessageError
+from hub.header import register_profile
 from hub.schemas.model import MANIFEST, MessageType, Origin, SchemaPackage
 
 __all__ = ["SchemaRegistry", "namespace_family"]
@@ -58,6 +59,10 @@ class SchemaRegistry:
                 if self._namespaces.get(message.namespace) is package:
                     self._by_qname[qname] = (package, message)
         self._families = {namespace_family(ns): p for ns, p in self._namespaces.items()}
+        # the header reader reads each namespace with the profile of the package
+        # that wins it (an invalid profile fails here, when the registry is built)
+        for namespace, package in self._namespaces.items():
+            register_profile(namespace, package.header_profile(namespace))
 
     # --- construction -------------------------------------------------------
     @classmethod

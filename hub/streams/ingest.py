@@ -352,7 +352,9 @@ class IngestFlow:
             return self.dead_letter(event, exc)
         header = inspected.header
         here = f"{message.topic}:{message.partition}:{message.offset}"
-        key = dedupe_key(header.author_key, header.message_id)
+        # nachrichtenUUID; for a header whose id names a process (xdomea ProzessID)
+        # the id plus the message type (Inspected.dedupe_id)
+        key = dedupe_key(header.author_key, inspected.dedupe_id)
         sha256 = inspected.sha256  # the audit record uses the same digest
         verdict, _entry = self.dedupe.check(key, sha256, here)
         if verdict is Verdict.DUPLICATE:
@@ -364,7 +366,7 @@ class IngestFlow:
             return []
         if verdict is Verdict.CONFLICT:
             return self.dead_letter(event, DuplicateIdConflict(
-                f"nachrichtenUUID {header.message_id} of {header.author_key} was delivered "
+                f"message id {inspected.dedupe_id} of {header.author_key} was delivered "
                 "before with another payload"
             ))
         trace = Trace.from_headers(header_map(event.headers))

@@ -171,7 +171,8 @@ def test_http_post_by_remscheids_standesamt_reaches_the_meldebehoerde_webhook(
     assert {a["message_id"] for a in answers} == set(receiver.received)
     some = next(iter(receiver.headers.values()))
     assert some["xoev-author"] == "psw:05120000" and some["xoev-message-type"] == "031010"
-    assert len(some["callback-authentication"]) == 128
+    signature = some["callback-authentication"]  # v2 (decision 0007), checked by the receiver
+    assert signature.startswith("v2=") and len(signature) == 3 + 128
     http = {"adapter": "http-inbound", "authority": "remscheid.standesamt",
             "direction": "source"}
     assert metric(reg, "xoev_hub_adapter_messages_total", **http, outcome="produced") == 4

@@ -20,6 +20,10 @@ from hub.topology import DAY_MS, apply_topics, contract_topics
 
 pytestmark = pytest.mark.kafka
 
+#: contract topics of the bundled region: three per authority (fifteen, registraturen
+#: and archive included) plus out.external, deadletter, audit and schemas
+TOPICS = 3 * 15 + 4
+
 
 def describe(settings: Settings, names: list[str]) -> tuple[dict[str, int], dict[str, dict]]:
     admin = KafkaAdminClient(bootstrap_servers=settings.bootstrap)
@@ -50,7 +54,7 @@ def test_apply_creates_every_topic_with_its_configs_then_is_a_noop(
     expected = {f"{p}xoev.in.{a}" for a in region.authorities}
     expected |= {f"{p}xoev.out.{a}.{f}" for a in region.authorities for f in ("xml", "avro")}
     expected |= {f"{p}xoev.{n}" for n in ("out.external", "deadletter", "audit", "schemas")}
-    assert set(report.created) == expected and len(report.created) == 31
+    assert set(report.created) == expected and len(report.created) == TOPICS
     assert report.changed and not report.updated and not report.warnings
 
     partitions, configs = describe(kafka_settings, sorted(expected))
@@ -75,7 +79,9 @@ def test_apply_creates_every_topic_with_its_configs_then_is_a_noop(
     again = apply_topics(kafka_settings, region)
     assert not again.changed
     assert set(again.existing) == expected
-    assert again.summary() == "31 topics: 0 created, 0 updated, 31 unchanged (nothing to do)"
+    assert again.summary() == (
+        f"{TOPICS} topics: 0 created, 0 updated, {TOPICS} unchanged (nothing to do)"
+    )
 
 
 def test_drifted_configs_are_fixed_and_reported(kafka_settings: Settings, region: Region) -> None:
@@ -112,14 +118,14 @@ def test_drifted_configs_are_fixed_and_reported(kafka_settings: Settings, region
 
 def test_partitions_grow_but_never_shrink(kafka_settings: Settings, region: Region) -> None:
     one = kafka_settings.model_copy(update={"topic_partitions": 1})
-    assert len(apply_topics(one, region).created) == 31
+    assert len(apply_topics(one, region).created) == TOPICS
     two = kafka_settings.model_copy(update={"topic_partitions": 2})
     report = apply_topics(two, region)
     name = f"{kafka_settings.topic_prefix}xoev.in.wuppertal.meldebehoerde"
     outcome = {t.name: t for t in report.topics}
     assert outcome[name].action == "updated"
     assert outcome[name].changes == ("partitions: 1 -> 2",)
-    assert len(report.updated) == 30  # all but the one-partition xoev.schemas
+    assert len(report.updated) == TOPICS - 1  # all but the one-partition xoev.schemas
     eventually(lambda: describe(kafka_settings, [name])[0][name] == 2)
     shrink = apply_topics(one, region)
     assert not shrink.changed
@@ -130,7 +136,7 @@ def test_partitions_grow_but_never_shrink(kafka_settings: Settings, region: Regi
 
 def test_dry_run_creates_nothing(kafka_settings: Settings, region: Region) -> None:
     report = apply_topics(kafka_settings, region, dry_run=True)
-    assert len(report.created) == 31 and report.dry_run
+    assert len(report.created) == TOPICS and report.dry_run
     admin = KafkaAdminClient(bootstrap_servers=kafka_settings.bootstrap)
     try:
         assert not [t for t in admin.list_topics() if t.startswith(kafka_settings.topic_prefix)]
@@ -214,8 +220,8 @@ def test_contract_topics_is_pure_and_checks_name_length(region: Region) -> None:
     assert names[:3] == ["p.xoev.in.wuppertal.meldebehoerde",
                          "p.xoev.out.wuppertal.meldebehoerde.xml",
                          "p.xoev.out.wuppertal.meldebehoerde.avro"]
-    assert names[-4:] == ["p.xoev.out.external", "p.xoev.deadletter", "p.xoev.audit",
-                          "p.xoev.schemas"]
+    assert names[-6:] == ["p.xoev.out.external", "p.xoev.deadletter", "p.xoev.audit",
+                          "p.xoev.schemas", "p.xoev.stats.mobility", "xoev-hub-mobility-moves"]
     long = load_settings(topic_prefix="x" * 230)
     with pytest.raises(ConfigError, match="longer than 249"):
         contract_topics(long, region)

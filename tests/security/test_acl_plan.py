@@ -58,8 +58,10 @@ def plan(region: HasAuthorities, settings: Settings) -> list[AclBinding]:
     return plan_acls(region, settings, HUB, OPS)
 
 
-def test_default_region_has_nine_authorities(settings: Settings) -> None:
-    assert len(Region.load(settings.region_file).authorities) == 9
+def test_default_region_has_fifteen_authorities(settings: Settings) -> None:
+    authorities = Region.load(settings.region_file).authorities
+    assert len(authorities) == 15
+    assert {"solingen.registratur", "wuppertal.archiv"} <= set(authorities)
 
 
 def test_each_authority_writes_only_its_own_inbound(
