@@ -227,7 +227,10 @@ def check_topics(settings: Settings, region: Region, timeout: float) -> list[Fin
     ]
     fixed_elsewhere = [f"{t.name} {w}" for t in report.topics for w in t.warnings]
     checked = total - len(missing)
-    if not drifted and not fixed_elsewhere:
+    if not checked:
+        configs = Finding("topic-configs", "FAIL", "topic configs: not checked, no contract "
+                          "topic exists", apply)
+    elif not drifted and not fixed_elsewhere:
         configs = Finding("topic-configs", "OK", f"topic configs: {checked} topic(s) have the "
                           "expected partitions, replication factor and configs")
     else:
