@@ -142,6 +142,12 @@ class Settings(BaseSettings):
     # --- Web / worker -------------------------------------------------------
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, description="/metrics, /healthz, /readyz, HTTP inbound.")
+    http_tls_cert: Path | None = Field(
+        default=None,
+        description="PEM certificate (chain) to serve the web port over HTTPS (HTTP inbound "
+        "included); with http_tls_key. Unset: plain HTTP (warned at start).",
+    )
+    http_tls_key: Path | None = Field(default=None, description="PEM key of http_tls_cert.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @model_validator(mode="after")
@@ -150,6 +156,12 @@ class Settings(BaseSettings):
         unknown = sorted(k for k in os.environ if k.startswith("HUB_") and k not in known)
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
+        return self
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.http_tls_cert is None) != (self.http_tls_key is None):
+            raise ValueError("give both HUB_HTTP_TLS_CERT and HUB_HTTP_TLS_KEY, or neither")
         return self
 
     @property

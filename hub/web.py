@@ -1,7 +1,8 @@
 """The worker's small HTTP server: ``/metrics``, ``/healthz``, ``/readyz``.
 
 Runs inside the worker's asyncio loop on ``HUB_WEB_HOST:HUB_WEB_PORT``
-(default 6066)::
+(default 6066), over HTTPS when ``HUB_HTTP_TLS_CERT`` and ``HUB_HTTP_TLS_KEY``
+are set::
 
     runner = await start_web(settings, metrics, health)
     ...
@@ -14,6 +15,7 @@ adapter) instead.
 
 from __future__ import annotations
 
+import ssl
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -52,6 +54,38 @@ def add_routes(app: web.Application, metrics: HubMetrics, health: Health) -> web
     return app
 
 
+def server_ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The HTTPS context of the web port (``HUB_HTTP_TLS_CERT``/``_KEY``), or None
+    for plain HTTP. A file that cannot be read fails the start (ConfigError)."""
+    if settings.http_tls_cert is None or settings.http_tls_key is None:
+        return None
+    from hub.errors import ConfigError
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(settings.http_tls_cert, settings.http_tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"HUB_HTTP_TLS_CERT/HUB_HTTP_TLS_KEY unusable: {type(exc).__name__}"
+        ) from exc
+    return context
+
+
+def plain_http_warning(settings: Settings) -> str | None:
+    """One line when the web port (HTTP inbound included) is served without TLS on
+    an address other hosts can reach."""
+    if settings.http_tls_cert is not None or settings.web_host.startswith(
+        ("127.", "localhost", "::1")
+    ):
+        return None
+    return (
+        f"HTTP inbound and /metrics on {settings.web_host}:{settings.web_port} are plain "
+        "HTTP; set HUB_HTTP_TLS_CERT and HUB_HTTP_TLS_KEY, or terminate TLS in front "
+        "(docs/security.md)"
+    )
+
+
 def make_app(metrics: HubMetrics, health: Health) -> web.Application:
     return add_routes(web.Application(), metrics, health)
 
@@ -77,6 +111,7 @@ async def start_web(
         runner,
         host if host is not None else settings.web_host,
         settings.web_port if port is None else port,
+        ssl_context=server_ssl_context(settings),
     )
     await site.start()
     return runner

@@ -108,9 +108,11 @@ def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
     from hub.web import start_web
 
     configure_logging(settings.log_level)
-    warning = transport_warning(settings)
-    if warning:
-        print(f"xoev-hub worker: warning: {warning}", file=sys.stderr, flush=True)
+    from hub.web import plain_http_warning
+
+    for warning in (transport_warning(settings), plain_http_warning(settings)):
+        if warning:
+            print(f"xoev-hub worker: warning: {warning}", file=sys.stderr, flush=True)
     pipeline = Pipeline.from_settings(settings)  # ConfigError on bad files: fail at start
     if apply_topics:
         report = apply(settings, pipeline.region)
