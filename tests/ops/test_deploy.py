@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from hub.acl import CLUSTER_NAME, AclBinding, allowed, plan_acls
+from hub.mobility import moves_topic_name
 from hub.region import Region
 from hub.settings import DEFAULT_CONFIG_DIR, Settings
 from hub.topics import TopicNames
@@ -59,10 +60,13 @@ def test_every_yaml_and_json_file_parses() -> None:
             json.loads(path.read_text())
 
 
-def test_nine_authorities() -> None:
+def test_fifteen_authorities() -> None:
     ids = authority_ids()
-    assert len(ids) == 9
+    assert len(ids) == 15  # five kinds in three cities, registratur and archiv included
     assert {i.split(".")[0] for i in ids} == {"wuppertal", "solingen", "remscheid"}
+    assert {i.split(".")[1] for i in ids} == {
+        "meldebehoerde", "standesamt", "auslaenderbehoerde", "registratur", "archiv"
+    }
 
 
 # -- Compose --------------------------------------------------------------------
@@ -138,7 +142,8 @@ def test_compose_workers_prometheus_grafana(compose: dict[str, Any]) -> None:
 # -- Kubernetes / Strimzi --------------------------------------------------------------
 def expected_topics(ids: list[str]) -> set[str]:
     names = TopicNames()
-    topics = {names.external, names.deadletter, names.audit, names.schemas}
+    topics = {names.external, names.deadletter, names.audit, names.schemas,
+              names.stats_mobility, moves_topic_name("xoev-hub")}
     for authority in ids:
         topics |= {names.inbound(authority), names.out_xml(authority), names.out_avro(authority)}
     return topics
@@ -300,3 +305,32 @@ def test_generated_manifests_are_up_to_date(tmp_path: Path) -> None:
         )
     rule = load_all(K8S / "prometheusrule.yaml")[0]
     assert rule["spec"] == yaml.safe_load((DEPLOY / "prometheus" / "alerts.yml").read_text())
+
+
+def test_network_policy_lets_only_ingress_and_prometheus_reach_the_web_port() -> None:
+    (deployment,) = of_kind("Deployment")
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (policy,) = of_kind("NetworkPolicy")
+    spec = policy["spec"]
+    # it selects the worker pods (so everything it does not allow is denied to them)
+    assert spec["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert spec["podSelector"]["matchLabels"]  # not every pod of the namespace
+    assert "Ingress" in spec["policyTypes"]
+    container_ports = {p["containerPort"] for p in container["ports"]}
+    assert container_ports == {WEB_PORT}  # nothing else to reach
+    peers: list[dict[str, Any]] = []
+    for rule in spec["ingress"]:
+        # every rule names its peers (no open rule) and only the web port, over TCP
+        assert rule.get("from"), rule
+        assert rule["ports"] == [{"protocol": "TCP", "port": WEB_PORT}], rule
+        for peer in rule["from"]:
+            assert "ipBlock" not in peer
+            # a namespace and a pod selector in one peer: those pods in that namespace
+            assert peer["namespaceSelector"]["matchLabels"] and peer["podSelector"]["matchLabels"]
+            peers.append(peer)
+    namespaces = {p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                  for p in peers}
+    assert namespaces == {"ingress-nginx", "monitoring"}
+    assert {"app.kubernetes.io/name": "prometheus"} in [p["podSelector"]["matchLabels"]
+                                                        for p in peers]
