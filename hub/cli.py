@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schemas": ("hub.commands.schemas", "schema packages and Avro schemas"),
     "routes": ("hub.commands.routes", "routing rules (test golden cases)"),
     "dlq": ("hub.commands.dlq", "inspect and replay the dead-letter topic"),
+    "stats": ("hub.commands.stats", "published statistics: stats mobility (from → to matrix, PNG)"),
     "bench": ("hub.commands.bench", "run the benchmarks in bench/"),
 }
 
