@@ -1,4 +1,5 @@
-"""Dashboard and alert rules use only metrics and labels HubMetrics really exports,
+"""Dashboard and alert rules use only metrics and labels a worker really exports
+(HubMetrics and the mobility agent's MobilityMetrics on its registry),
 and are valid for the real tools (promtool check/test)."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from hub.metrics import HubMetrics
+from hub.streams.mobility import MobilityMetrics
 from hub.testing.tools import require_tool
 
 from .promql import grouping_labels, matcher_labels, metric_names
@@ -32,10 +34,18 @@ def alert_exprs() -> list[str]:
     return [r["expr"] for g in rules["groups"] for r in g["rules"]]
 
 
-def exported_labels(metrics: HubMetrics) -> dict[str, set[str]]:
+def worker_metrics() -> tuple[HubMetrics, MobilityMetrics]:
+    """A worker's metrics: HubMetrics and, on its registry, the mobility agent's
+    (as hub.app registers them)."""
+    metrics = HubMetrics()
+    return metrics, MobilityMetrics(metrics.registry)
+
+
+def exported_labels(metrics: HubMetrics, *parts: object) -> dict[str, set[str]]:
     """Sample name -> label names, from the collectors themselves."""
     labels: dict[str, set[str]] = {}
-    for value in vars(metrics).values():
+    collectors = [c for holder in (metrics, *parts) for c in vars(holder).values()]
+    for value in collectors:
         names = getattr(value, "_labelnames", None)
         if names is None or not hasattr(value, "_name"):
             continue
@@ -60,9 +70,9 @@ def test_expressions_are_found() -> None:
 
 @pytest.mark.parametrize("source", ["dashboard", "alerts"])
 def test_every_metric_and_label_is_exported(source: str) -> None:
-    metrics = HubMetrics()
+    metrics, mobility = worker_metrics()
     exported = metrics.sample_names() | {"up"}
-    labels = exported_labels(metrics)
+    labels = exported_labels(metrics, mobility)
     all_labels = set().union(*labels.values()) | SCRAPE_LABELS
     exprs = dashboard_exprs() if source == "dashboard" else alert_exprs()
     used: set[str] = set()
