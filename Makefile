@@ -6,14 +6,36 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: install demo test lint clean
+PIP := $(PY) -m pip --disable-pip-version-check
+# pip-compile's options for constraints*.txt (see `make constraints`)
+COMPILE := CUSTOM_COMPILE_COMMAND="make constraints" $(VENV)/bin/pip-compile -q \
+	--generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links
+
+.PHONY: install demo test lint clean constraints
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Every dependency, direct or transitive, comes from constraints-dev.txt: pinned,
+# and checked against its SHA-256 (--require-hashes); the project itself is
+# installed on top without dependencies (an editable install cannot be hashed).
+# `pip check` then fails when pyproject.toml needs something the pins lack.
+$(VENV)/.installed: pyproject.toml constraints.txt constraints-dev.txt
 	python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e ".[dev]"
+	$(PIP) install -q --require-hashes -r constraints-dev.txt
+	$(PIP) install -q --no-deps -e .
+	@$(PIP) check >/dev/null || { $(PIP) check; \
+	  echo "pyproject.toml and constraints*.txt disagree: run make constraints"; exit 1; }
 	touch $@
+
+# Regenerate the hashed pins after a change of pyproject.toml's dependencies:
+# constraints.txt (runtime: the Dockerfile, the wheel check) and constraints-dev.txt
+# (runtime + dev extra, the same runtime pins). Pins already in the files are kept;
+# `make constraints ARGS=--upgrade` moves every transitive dependency to its newest
+# release (then run the whole suite: docs/decisions/0001).
+constraints:
+	test -x $(VENV)/bin/pip-compile || { python3 -m venv $(VENV) && \
+	  $(PIP) install -q --require-hashes -r constraints-dev.txt; }
+	$(COMPILE) $(ARGS) -o constraints.txt pyproject.toml
+	$(COMPILE) $(ARGS) --allow-unsafe --extra dev -c constraints.txt -o constraints-dev.txt pyproject.toml
 
 demo: install
 	$(VENV)/bin/xoev-hub demo $(ARGS)
