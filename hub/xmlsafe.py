@@ -226,6 +226,43 @@ _ENCODING_TYPES = {
 }
 
 
+#: Sentences for libxml2's common well-formedness errors. libxml2's own text quotes
+#: names, entity references and raw bytes of the document, so it never reaches a
+#: detail (dead letters and logs carry details); other types get their name spelled out.
+_SYNTAX_TEXT: dict[str, str] = {
+    "ERR_TAG_NAME_MISMATCH": "an end tag does not match its start tag (tag name mismatch)",
+    "ERR_TAG_NOT_FINISHED": "an element is not closed before the document ends",
+    "ERR_DOCUMENT_END": "there is content after the root element",
+    "ERR_DOCUMENT_EMPTY": "the document has no root element",
+    "ERR_UNDECLARED_ENTITY": "an entity reference names an entity that is not declared",
+    "WAR_UNDECLARED_ENTITY": "an entity reference names an entity that is not declared",
+    "ERR_ENTITYREF_SEMICOL_MISSING": "an entity reference is not terminated by ';'",
+    "ERR_NAME_REQUIRED": "a name is expected ('&' or '<' that starts nothing)",
+    "ERR_LT_IN_ATTRIBUTE": "an attribute value contains '<'",
+    "ERR_ATTRIBUTE_NOT_STARTED": "an attribute value is not quoted",
+    "ERR_ATTRIBUTE_WITHOUT_VALUE": "an attribute has no value",
+    "ERR_ATTRIBUTE_REDEFINED": "an element has the same attribute twice",
+    "ERR_GT_REQUIRED": "a tag is not closed with '>'",
+    "ERR_LTSLASH_REQUIRED": "an end tag is expected",
+    "ERR_SPACE_REQUIRED": "white space is missing between attributes",
+    "ERR_INVALID_CHAR": "the document contains a character that XML does not allow",
+    "ERR_INVALID_CHARREF": "a character reference names a character that XML does not allow",
+    "NS_ERR_UNDEFINED_NAMESPACE": "a namespace prefix is used that is not declared",
+    "NS_ERR_QNAME": "a name has more than one namespace prefix separator",
+}
+
+
+def _syntax_text(type_name: str) -> str:
+    """A sentence for libxml2 error type ``type_name`` that quotes nothing of the document."""
+    known = _SYNTAX_TEXT.get(type_name)
+    if known:
+        return known
+    if type_name:
+        words = type_name.split("_", 1)[-1].lower().replace("_", " ")
+        return f"{words} (libxml2 {type_name})"
+    return "libxml2 rejected the document (no error type given)"
+
+
 def _classify(data: bytes, exc: etree.XMLSyntaxError) -> ParseError:
     """Turn libxml2's syntax error into a ParseError with the hub's code."""
     view = _ascii_view(data)
@@ -253,7 +290,8 @@ def _classify(data: bytes, exc: etree.XMLSyntaxError) -> ParseError:
         or "Char 0x" in text
     ):
         return ParseError(
-            f"invalid byte sequence for the document's encoding ({text})",
+            "invalid byte sequence for the document's encoding"
+            + (f" (libxml2 {type_name})" if type_name else ""),
             code="XML_ENCODING",
             line=line,
             column=column,
@@ -266,5 +304,8 @@ def _classify(data: bytes, exc: etree.XMLSyntaxError) -> ParseError:
             column=column,
         )
     return ParseError(
-        f"not well-formed XML: {text}", code="XML_MALFORMED", line=line, column=column
+        f"not well-formed XML: {_syntax_text(type_name)}",
+        code="XML_MALFORMED",
+        line=line,
+        column=column,
     )

@@ -95,3 +95,35 @@ def test_entities_are_never_expanded_even_predefined_ones_stay_text() -> None:
 
 def test_result_is_an_lxml_element() -> None:
     assert isinstance(parse_xml(b"<a/>"), etree._Element)
+
+
+SECRET = "Mustermann"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<a><Mustermann></a>",
+        b"<a>&Mustermann;</a>",
+        b"<a x=Mustermann/>",
+        b"<a>Mustermann</a><Mustermann/>",
+        b"<a><b>Mustermann</b></Mustermann>",
+        b"<a><Mustermann x='1' x='2'/></a>",
+        b"<a>Mustermann & Co</a>",
+        b"<a>Mustermann <</a>",
+        b"<a xmlns:Mustermann='urn:x'><Mustermann:b/><c:Mustermann/></a>",
+        '<?xml version="1.0" encoding="UTF-8"?><a>Müller Mustermann</a>'.encode("latin-1"),
+        '<?xml version="1.0" encoding="UTF-8"?><a>\u00fcMustermann</a>'.encode("latin-1"),
+        b"<a>\x00Mustermann</a>",
+        b"<a>\x01Mustermann</a>",
+    ],
+)
+def test_parse_errors_quote_nothing_from_the_document(data: bytes) -> None:
+    """The detail goes into dead letters and logs: no name, value or byte of the document."""
+    with pytest.raises(ParseError) as exc:
+        parse_xml(data)
+    detail = exc.value.detail
+    assert exc.value.code.startswith("XML_")
+    assert SECRET not in detail and SECRET.lower() not in detail.lower()
+    assert "Müller" not in detail and "0x" not in detail.lower()
+    assert "ller" not in detail
