@@ -3,8 +3,11 @@
 Starts (or reuses) the embedded broker, applies the topics, starts a worker
 process and the simulator, and renders every second what the worker's own
 ``/metrics`` endpoint reports: messages per city pair, dead letters by code,
-duplicates, rate and end-to-end latency. Ctrl-C (or ``--duration``) stops
-everything it started, leaving no process behind.
+duplicates, rate and end-to-end latency, and the top flows of the newest mobility
+window the worker published to ``xoev.stats.mobility`` during the demo. The
+demo's worker runs with ``HUB_STATS_WINDOW=30s`` unless the variable is set, so
+windows close within the demo. Ctrl-C (or ``--duration``) stops everything it
+started, leaving no process behind.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hub.mobility_view import MobilityWindow, MobilityWindows, place, place_names
 from hub.region import Region
 from hub.settings import Settings
 
@@ -40,6 +44,10 @@ class Snapshot:
 
 #: How many of the latest deliveries the latency readout covers.
 LATENCY_WINDOW = 1000
+#: The demo worker's HUB_STATS_WINDOW unless the variable is set: a 30 s window
+#: closes 45 s after it starts (plus the agent's tick), within a 60-90 s demo; at the
+#: default 20 msg/s it holds about 240 moves, enough households for k = 5 per city pair.
+DEMO_STATS_WINDOW = "30s"
 
 
 class Latencies:
@@ -95,6 +103,31 @@ def parse_metrics(text: str, region: Region) -> Snapshot:
     return snap
 
 
+def _clock(stamp: str) -> str:
+    """``2025-01-13T12:00:30.000Z`` → ``12:00:30``."""
+    return stamp[11:19] if len(stamp) >= 19 else stamp
+
+
+def mobility_lines(
+    window: MobilityWindow | None, names: dict[str, str], stats_window: str, top: int = 3
+) -> list[str]:
+    """The live view's mobility block: the newest published window's top flows."""
+    head = f"mobility (xoev.stats.mobility, windows of {stats_window})"
+    if window is None:
+        return [f"{head}: no window yet (a window is published when it has closed, "
+                "plus a grace of half of it)"]
+    span = (f"{_clock(window.start)}–{_clock(window.end)} UTC"
+            if window.start[:10] == window.end[:10] else f"{window.start} – {window.end}")
+    lines = [f"{head}: window {span}, {window.published} moves published, "
+             f"{window.suppressed} suppressed (k = {window.min_count}); top flows"]
+    flows = window.top_flows(top)
+    for origin, to, count in flows:
+        lines.append(f"  {place(origin, names):>14} → {place(to, names):<14} {count:>8}")
+    if not flows:
+        lines.append("  (every move of the window is below k: only the suppressed total)")
+    return lines
+
+
 def render(
     snap: Snapshot,
     *,
@@ -103,6 +136,7 @@ def render(
     elapsed: float,
     metrics_url: str,
     latency: tuple[float, float, int] | None = None,
+    mobility: list[str] | None = None,
 ) -> str:
     if latency is None:
         measured = "send → audit record: no delivery yet"
@@ -125,6 +159,8 @@ def render(
     ]
     for (src, dst), n in sorted(snap.pairs.items(), key=lambda kv: -kv[1]):
         lines.append(f"  {src:>14} → {dst:<14} {n:>8.0f}")
+    if mobility:
+        lines += ["", *mobility]
     if snap.dead_by_code:
         lines += ["", "dead letters by reason"]
         for code, n in sorted(snap.dead_by_code.items(), key=lambda kv: -kv[1]):
@@ -162,6 +198,9 @@ class Demo:
         self.stop_event = threading.Event()
         self.sent = 0
         self.latencies = Latencies()
+        self.stats_window = os.environ.get("HUB_STATS_WINDOW", "").strip() or DEMO_STATS_WINDOW
+        self.mobility = MobilityWindows()
+        self.mobility_lock = threading.Lock()
 
     def start_broker(self) -> None:
         if not self.settings.embedded:
@@ -179,8 +218,10 @@ class Demo:
         log_dir = self.settings.broker_dir.parent
         log_dir.mkdir(parents=True, exist_ok=True)
         log = open(log_dir / "demo-worker.log", "ab")  # noqa: SIM115 - handed to the child
+        env = dict(os.environ, HUB_STATS_WINDOW=self.stats_window)
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "hub", "worker"],
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -243,6 +284,33 @@ class Demo:
         finally:
             consumer.close()
 
+    def watch_stats(self) -> None:
+        """Read the mobility windows the worker publishes while the demo runs (from the
+        topic's end at the start: an earlier run's windows are not shown)."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        from hub.kafka_client import consumer_config
+        from hub.topics import TopicNames
+
+        consumer = KafkaConsumer(**consumer_config(self.settings), group_id=None,
+                                 enable_auto_commit=False)
+        try:
+            tp = TopicPartition(TopicNames(self.settings.topic_prefix).stats_mobility, 0)
+            consumer.assign([tp])
+            consumer.seek_to_end(tp)
+            while not self.stop_event.is_set():
+                for records in consumer.poll(timeout_ms=200).values():
+                    with self.mobility_lock:
+                        for record in records:
+                            self.mobility.add(record.key, record.value)
+        finally:
+            consumer.close()
+
+    def mobility_view(self, names: dict[str, str]) -> list[str]:
+        with self.mobility_lock:
+            window = self.mobility.latest(complete=True)
+            return mobility_lines(window, names, self.stats_window)
+
     def stop(self) -> None:
         self.stop_event.set()
         if self.worker is not None and self.worker.poll() is None:
@@ -266,6 +334,9 @@ class Demo:
         self.start_worker()
         watcher = threading.Thread(target=self.watch_audit, name="audit-watch", daemon=True)
         watcher.start()
+        stats = threading.Thread(target=self.watch_stats, name="stats-watch", daemon=True)
+        stats.start()
+        names = place_names(region)
         feeder = threading.Thread(target=self.simulate, name="simulator", daemon=True)
         feeder.start()
         url = f"http://{self.settings.web_host}:{self.settings.web_port}/metrics"
@@ -292,7 +363,7 @@ class Demo:
                     CLEAR
                     + render(
                         snap, rate=rate, sent=self.sent, elapsed=now - started, metrics_url=url,
-                        latency=self.latencies.quantiles(),
+                        latency=self.latencies.quantiles(), mobility=self.mobility_view(names),
                     )
                 )
         except KeyboardInterrupt:
@@ -301,6 +372,7 @@ class Demo:
             self.stop()
             feeder.join(timeout=10)
             watcher.join(timeout=10)
+            stats.join(timeout=10)
         self.out(
             f"\nstopped: sent {self.sent}, delivered {snap.delivered:.0f}, "
             f"dead letters {snap.deadlettered:.0f}, duplicates {snap.duplicates:.0f}"

@@ -3,7 +3,9 @@
 The README's first command. Starts the embedded Kafka broker (unless one runs or
 HUB_BOOTSTRAP_SERVERS names a cluster), creates the topics, starts a worker and
 the regional traffic simulator, and shows live what the worker's /metrics says:
-messages per city pair, dead letters by reason, rate and end-to-end latency.
+messages per city pair, dead letters by reason, rate and end-to-end latency, and
+the top flows of the newest mobility window published during the demo (its worker
+runs with HUB_STATS_WINDOW=30s unless the variable is set).
 Ctrl-C stops everything it started.
 """
 
@@ -24,6 +26,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="share of deliberately bad messages (invalid, spoofed, malformed; default 0.03)",
     )
     parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.epilog = (
+        "The live view also shows the top 3 flows of the newest mobility window the "
+        "worker published during the demo; the demo's worker runs with "
+        "HUB_STATS_WINDOW=30s unless the variable is set, so a window is published "
+        "about 45-75 s after the start."
+    )
     parser.set_defaults(run=run)
 
 

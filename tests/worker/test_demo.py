@@ -32,7 +32,8 @@ def test_demo_runs_shows_traffic_and_leaves_no_process(
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = hub_env(kafka_bootstrap, topic_prefix, web_port=str(port))
+    # 10 s mobility windows (the demo's default is 30 s): one closes within the run
+    env = hub_env(kafka_bootstrap, topic_prefix, web_port=str(port), HUB_STATS_WINDOW="10s")
     result = subprocess.run(
         [sys.executable, "-m", "hub", "demo", "--duration", "40", "--rate", "15"],
         env=env,
@@ -47,6 +48,25 @@ def test_demo_runs_shows_traffic_and_leaves_no_process(
     assert "messages per city pair" in out
     assert re.search(r"Wuppertal|Solingen|Remscheid", out)
     assert "dead letters by reason" in out  # --faults defaults to 3 %
+    # the mobility block: nothing at first, then the newest published window's top flows
+    assert "mobility (xoev.stats.mobility, windows of 10s): no window yet" in out
+    published = re.findall(
+        r"windows of 10s\): window (\d\d:\d\d:\d\d)–(\d\d:\d\d:\d\d) UTC, (\d+) moves "
+        r"published, (\d+) suppressed \(k = 5\); top flows\n((?:  .+\n)+)", out)
+    assert published, out[-3000:]
+    start, end, moves, _suppressed, flows = published[-1]
+    rows = [re.fullmatch(r"\s*(\S+) → (\S+)\s+(\d+)", line) for line in flows.splitlines()]
+    assert rows and all(rows), flows
+    counts = [int(row[3]) for row in rows if row]
+    assert 1 <= len(counts) <= 3 and counts == sorted(counts, reverse=True)
+    assert sum(counts) <= int(moves)
+
+    def seconds(clock: str) -> int:
+        h, m, sec = (int(x) for x in clock.split(":"))
+        return h * 3600 + m * 60 + sec
+
+    assert (seconds(end) - seconds(start)) % 86400 == 10  # one HUB_STATS_WINDOW
+    assert all(row[1] in ("Wuppertal", "Solingen", "Remscheid") for row in rows if row)
     assert re.search(r"send → audit record p50 \d+ ms   p99 \d+ ms   \(last \d+ deliveries\)", out)
     final = re.search(r"stopped: sent (\d+), delivered (\d+)", out)
     assert final, out[-1500:]
