@@ -39,6 +39,29 @@ AUDIT_SCHEMA: dict[str, Any] = {
         {"name": "source_partition", "type": "int"},
         {"name": "source_offset", "type": "long"},
         {"name": "trace_id", "type": "string"},
+        {
+            "name": "projected_recipients",
+            "type": {"type": "array", "items": "string"},
+            "default": [],
+            "doc": "recipients (also in recipients) that received only their projection "
+            "(an Avro event with the allowed fields), never the XML; decision 0014",
+        },
+        {
+            "name": "legal_bases",
+            "type": {
+                "type": "array",
+                "items": {
+                    "type": "record",
+                    "name": "LegalBasis",
+                    "fields": [
+                        {"name": "rule", "type": "string", "doc": "routing rule name"},
+                        {"name": "text", "type": "string", "doc": "its legal_basis as configured"},
+                    ],
+                },
+            },
+            "default": [],
+            "doc": "legal bases named by the routing rules that matched; decision 0014",
+        },
     ],
 }
 

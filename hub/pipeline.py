@@ -31,6 +31,7 @@ from hub.avro import ConversionPlan, EventCatalog
 from hub.avro.support import envelope_for
 from hub.errors import MessageError
 from hub.header import Nachrichtenkopf
+from hub.projection import ProjectionPlan, Projections
 from hub.region import Region
 from hub.routing import RouteDecision, Router, check_author
 from hub.schemas import MessageType, SchemaPackage, SchemaRegistry
@@ -79,6 +80,9 @@ class Accepted:
     route: RouteDecision
     received: str
     plan: ConversionPlan  # wrote ``event``; its schema goes to xoev.schemas once
+    #: (recipient, projection plan, projection event) for each recipient of
+    #: ``route.projected``; empty, and never computed, for every other message
+    projections: tuple[tuple[str, ProjectionPlan, bytes], ...] = ()
 
     @property
     def message_id(self) -> str:
@@ -99,23 +103,30 @@ class Pipeline:
         region: Region,
         router: Router,
         limits: Limits,
+        projections: Projections | None = None,
     ) -> None:
         self.registry = registry
         self.catalog = catalog
         self.region = region
         self.router = router
         self.limits = limits
+        self.projections = projections if projections is not None else Projections(region)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
         registry = SchemaRegistry.from_settings(settings)
         region = Region.load(settings.region_file)
+        catalog = EventCatalog(registry)
+        projections = Projections(region)
+        # every projection path must resolve in every installed release (ConfigError)
+        projections.check(registry.packages, catalog)
         return cls(
             registry=registry,
-            catalog=EventCatalog(registry),
+            catalog=catalog,
             region=region,
             router=Router.load(settings.routes_file, region),
             limits=Limits(max_bytes=settings.max_message_bytes, max_depth=settings.max_xml_depth),
+            projections=projections,
         )
 
     def inspect(self, raw: bytes, source: str) -> Inspected:
@@ -147,7 +158,11 @@ class Pipeline:
             header, inspected.package, inspected.message, received=received_at, trace_id=trace_id
         )
         plan = self.catalog.plan(inspected.package, inspected.message)
-        event = plan.encode(plan.to_record(inspected.root, envelope, validated=True))
+        record = plan.to_record(inspected.root, envelope, validated=True)
+        event = plan.encode(record)
+        projections: tuple[tuple[str, ProjectionPlan, bytes], ...] = ()
+        if route.projected:  # only then: no cost for any other message
+            projections = self._project(inspected, route, plan, record)
         inspected.timings["convert"] = perf_counter() - routed
         return Accepted(
             inspected=inspected,
@@ -155,7 +170,27 @@ class Pipeline:
             route=route,
             received=received_at,
             plan=plan,
+            projections=projections,
         )
+
+    def _project(
+        self, inspected: Inspected, route: RouteDecision, plan: ConversionPlan,
+        record: dict[str, object],
+    ) -> tuple[tuple[str, ProjectionPlan, bytes], ...]:
+        """The projection event of each projected recipient (one encoding per kind)."""
+        package = inspected.package
+        by_kind: dict[str, tuple[ProjectionPlan, bytes]] = {}
+        result: list[tuple[str, ProjectionPlan, bytes]] = []
+        for recipient in route.projected:
+            kind = self.region.authorities[recipient].kind
+            done = by_kind.get(kind)
+            if done is None:
+                projection = self.projections.plan(
+                    kind, package.standard, package.version, inspected.message.code, plan
+                )
+                done = by_kind[kind] = (projection, projection.encode(record))
+            result.append((recipient, *done))
+        return tuple(result)
 
     def process(self, raw: bytes, source: str, *, trace_id: str = "") -> Accepted:
         """Both halves without deduplication (tools, fuzzing, benchmarks)."""

@@ -35,6 +35,7 @@ __all__ = [
     "Authority",
     "KeyStatus",
     "Kind",
+    "ProjectionSpec",
     "Region",
     "normalise_ags",
     "normalise_key",
@@ -52,6 +53,8 @@ MAX_ID_LENGTH = 180
 #: A DVDV organisation key: three letters, a colon, an id.
 KEY_RE = re.compile(r"^([A-Za-z]{3}):([A-Za-z0-9](?:[A-Za-z0-9._/-]*[A-Za-z0-9])?)$")
 PREFIX_RE = re.compile(r"^[a-z]{3}$")
+#: A path in an Avro event record: field names joined by dots.
+PATH_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
 def normalise_key(key: str) -> str:
@@ -113,6 +116,47 @@ class AdapterConfig(BaseModel):
         return dict(self.model_extra or {})
 
 
+def _listify(value: object) -> object:
+    return (value,) if isinstance(value, str) else value
+
+
+class ProjectionSpec(BaseModel):
+    """One projection of a kind: which messages, and which of their fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    standard: str = Field(min_length=1, description="e.g. 'XPersonenstand' (exact)")
+    message_code: tuple[str, ...] = Field(
+        min_length=1, description="message type codes (exact), e.g. ['031010']"
+    )
+    fields: tuple[str, ...] = Field(
+        min_length=1, description="allowed paths in the Avro event record, e.g. 'envelope'"
+    )
+
+    @field_validator("message_code", "fields", mode="before")
+    @classmethod
+    def _list(cls, value: object) -> object:
+        return _listify(value)
+
+    @field_validator("message_code")
+    @classmethod
+    def _codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if not v or any(c in v for c in "*?[")]
+        if bad:
+            raise ValueError(f"message codes must be exact values, got {list(bad)}")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _paths(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in value if not PATH_RE.match(v)]
+        if bad:
+            raise ValueError(
+                f"fields must be dotted paths of Avro field names (e.g. 'body.kind'), got {bad}"
+            )
+        return value
+
+
 def _default_adapters() -> list[AdapterConfig]:
     return [AdapterConfig(type="kafka")]
 
@@ -122,6 +166,23 @@ class Kind(_Model):
 
     name: str = Field(min_length=1, description="Human-readable name, e.g. 'Meldebehörde'.")
     description: str = ""
+    projection: tuple[ProjectionSpec, ...] = Field(
+        default=(),
+        description="When given, authorities of this kind receive only these projections "
+        "(an Avro event with the allowed fields), never the XML or the full event.",
+    )
+
+    @property
+    def projected(self) -> bool:
+        """True when authorities of this kind receive projections only."""
+        return bool(self.projection)
+
+    def projection_for(self, standard: str, message_code: str) -> ProjectionSpec | None:
+        """The projection of one message type, or None (then it may not receive it)."""
+        for spec in self.projection:
+            if spec.standard == standard and message_code in spec.message_code:
+                return spec
+        return None
 
 
 class Authority(_Model):
@@ -261,8 +322,21 @@ class Region:
                 )
             by_id[authority.id] = authority
             by_key[authority.dvdv_key] = authority
+        for kind_id, kind in data.kinds.items():
+            seen: set[tuple[str, str]] = set()
+            for index, spec in enumerate(kind.projection):
+                for code in spec.message_code:
+                    if (spec.standard, code) in seen:
+                        raise ConfigError(
+                            f"{source}: kinds.{kind_id}.projection[{index}]: {spec.standard} "
+                            f"{code} has a projection already"
+                        )
+                    seen.add((spec.standard, code))
         self.authorities: Mapping[str, Authority] = MappingProxyType(by_id)
         self._by_key: Mapping[str, Authority] = MappingProxyType(by_key)
+        self._local: Mapping[tuple[str, str], Authority] = MappingProxyType(
+            {(a.municipality_id, a.kind): a for a in by_id.values()}
+        )
 
     # -- construction ---------------------------------------------------------
     @classmethod
@@ -310,6 +384,15 @@ class Region:
     def by_dvdv_key(self, key: str) -> Authority | None:
         """The authority a DVDV key addresses, or None if it is not in the region."""
         return self._by_key.get(normalise_key(key))
+
+    def local(self, authority_id: str, kind: str) -> Authority | None:
+        """The authority of ``kind`` in the municipality of ``authority_id`` (or None)."""
+        return self._local.get((authority_id.partition(".")[0], kind))
+
+    def projected(self, authority_id: str) -> bool:
+        """True when the authority's kind receives projections only."""
+        authority = self.authorities.get(authority_id)
+        return authority is not None and self.kinds[authority.kind].projected
 
     def key_status(self, key: str | None) -> KeyStatus:
         """Whether a key is present, well-formed and of a prefix the region accepts."""

@@ -58,12 +58,17 @@ class RouteDecision:
     ``recipients`` are authority ids of the region (each gets
     ``xoev.out.<id>.xml`` and ``.avro``), in a stable order; ``external`` means
     the message also goes to ``xoev.out.external``. ``rules`` names the rules
-    that matched, for audit and ``routes test`` output.
+    that matched, for audit and ``routes test`` output. ``projected`` are the
+    recipients (also in ``recipients``) whose kind receives projections only:
+    they get the projection event on ``.avro`` and nothing else. ``legal_bases``
+    are (rule, legal basis) of the matched rules that name one (audit record).
     """
 
     recipients: tuple[str, ...]
     external: bool
     rules: tuple[str, ...] = ()
+    projected: tuple[str, ...] = ()
+    legal_bases: tuple[tuple[str, str], ...] = ()
 
 
 Patterns = tuple[str, ...]
@@ -97,10 +102,20 @@ class Rule(BaseModel):
     # actions
     copy_to: tuple[str, ...] = ()
     redirect_to: tuple[str, ...] = ()
+    copy_to_kind: tuple[str, ...] = Field(
+        default=(),
+        description="kinds of authority: the authority of that kind in the municipality "
+        "of the default recipient receives a copy (none if there is none)",
+    )
+    legal_basis: str = Field(
+        default="",
+        description="the legal basis of the transfer, as text; carried by the audit record "
+        "(required when the rule delivers to a kind that receives projections only)",
+    )
 
     @field_validator(
         "standard", "version", "message_code", "author", "reader", "recipient",
-        "copy_to", "redirect_to", mode="before",
+        "copy_to", "redirect_to", "copy_to_kind", mode="before",
     )
     @classmethod
     def _listify(cls, value: object) -> object:
@@ -219,6 +234,9 @@ class Router:
         }
         self._cache: dict[tuple[str, str, str, str, tuple[str, ...]], RouteDecision] = {}
         self._cache_size = cache_size
+        #: authorities whose kind receives projections only
+        self._projected = frozenset(a.id for a in region if region.kinds[a.kind].projected)
+        self._legal_bases = {rule.name: rule.legal_basis for rule in self.rules if rule.legal_basis}
 
     @classmethod
     def load(cls, path: Path, region: Region) -> Router:
@@ -314,6 +332,11 @@ class Router:
             destinations: list[str] = list(redirect) if redirect else [default]
             for rule in selected:
                 destinations.extend(rule.copy_to)
+                if rule.copy_to_kind and authority is not None:
+                    for kind in rule.copy_to_kind:
+                        local = self.region.local(authority.id, kind)
+                        if local is not None:
+                            destinations.append(local.id)
                 matched[rule.name] = None
             if EXTERNAL in destinations and not self.external:
                 raise MisaddressedError(
@@ -322,10 +345,24 @@ class Router:
                     code="READER_OUTSIDE_REGION",
                 )
             targets.update(dict.fromkeys(destinations))
+        recipients = tuple(t for t in targets if t != EXTERNAL)
+        projected = tuple(r for r in recipients if r in self._projected)
+        for recipient in projected:
+            kind = self.region.authorities[recipient].kind
+            if self.region.kinds[kind].projection_for(standard, message_code) is None:
+                # only default routing gets here: rules are checked at load
+                raise MisaddressedError(
+                    f"{recipient} receives projections only (kind {kind}) and no "
+                    f"projection is configured for {standard} {message_code}",
+                    code="READER_PROJECTION_MISSING",
+                )
+        legal = self._legal_bases
         return RouteDecision(
-            recipients=tuple(t for t in targets if t != EXTERNAL),
+            recipients=recipients,
             external=EXTERNAL in targets,
             rules=tuple(matched),
+            projected=projected,
+            legal_bases=tuple((n, legal[n]) for n in matched if n in legal),
         )
 
 
@@ -363,8 +400,14 @@ def _validate_rules(rules: Iterable[Rule], region: Region, source: str) -> None:
         if rule.name in seen:
             raise ConfigError(f"{where}: duplicate rule name")
         seen.add(rule.name)
-        if not rule.copy_to and not rule.redirect_to:
-            raise ConfigError(f"{where}: a rule needs copy_to or redirect_to")
+        if not rule.copy_to and not rule.redirect_to and not rule.copy_to_kind:
+            raise ConfigError(f"{where}: a rule needs copy_to or redirect_to (or copy_to_kind)")
+        for kind in rule.copy_to_kind:
+            if kind not in region.kinds:
+                raise ConfigError(
+                    f"{where}: copy_to_kind: unknown kind {kind!r} "
+                    f"(known: {', '.join(region.kinds)})"
+                )
         for field in ("copy_to", "redirect_to"):
             for target in getattr(rule, field):
                 if target != EXTERNAL and target not in region.authorities:
@@ -388,4 +431,51 @@ def _validate_rules(rules: Iterable[Rule], region: Region, source: str) -> None:
                     f"{where}: recipient: unknown authority {pattern!r} "
                     f"(known: {', '.join(region.authorities)}, {EXTERNAL})"
                 )
+        _check_projected_targets(rule, region, where)
+
+
+def _check_projected_targets(rule: Rule, region: Region, where: str) -> None:
+    """A rule may deliver to a kind that receives projections only when every message it
+    can select has a projection for that kind, and it names its legal basis; otherwise it
+    would send the XML (and the full event) to that recipient."""
+    targets: list[tuple[str, str]] = [
+        (f"{field} {target}", region.authorities[target].kind)
+        for field in ("copy_to", "redirect_to")
+        for target in getattr(rule, field)
+        if target != EXTERNAL and region.projected(target)
+    ]
+    targets += [
+        (f"copy_to_kind {kind}", kind) for kind in rule.copy_to_kind if region.kinds[kind].projected
+    ]
+    for target, kind in targets:
+        prefix = (
+            f"{where}: {target}: kind {kind!r} receives projections only; the rule would "
+            "send the XML to it"
+        )
+        exact = [
+            values for values in (rule.standard, rule.message_code)
+            if values is None or any(_GLOB.search(v) for v in values)
+        ]
+        if exact:
+            raise ConfigError(
+                f"{prefix} unless it selects exact standards and message codes that all "
+                f"have a projection of {kind!r} (give standard and message_code without globs)"
+            )
+        assert rule.standard is not None and rule.message_code is not None
+        missing = [
+            f"{standard} {code}"
+            for standard in rule.standard
+            for code in rule.message_code
+            if region.kinds[kind].projection_for(standard, code) is None
+        ]
+        if missing:
+            raise ConfigError(
+                f"{prefix} for {', '.join(missing)}, which has no projection of {kind!r} "
+                f"(add one under [[kinds.{kind}.projection]] in {region.source})"
+            )
+        if not rule.legal_basis:
+            raise ConfigError(
+                f"{where}: {target}: a rule that delivers to {kind!r} (projections only) "
+                "must name its legal_basis"
+            )
 

@@ -16,6 +16,7 @@ or more ``[[case]]`` tables::
     expect = { recipients = ["solingen.meldebehoerde"], external = false }
     # expect = { error = "READER_MALFORMED" }
     # expect = { ..., rules = ["name-of-rule"] }   # optional: rules that must match
+    # expect = { ..., projected = ["wuppertal.jugendamt"] }  # optional: projection only
 
 Each case routes the message with the configured region and rules and compares
 the outcome with ``expect``: recipients as a set, the external flag, the
@@ -48,6 +49,8 @@ class Expect(BaseModel):
     recipients: tuple[str, ...] | None = None
     external: bool = Field(default=False, strict=True)
     rules: tuple[str, ...] | None = None
+    #: recipients (among ``recipients``) that receive only their projection
+    projected: tuple[str, ...] | None = None
     error: str | None = None
 
     @model_validator(mode="after")
@@ -242,6 +245,10 @@ def run_case(
         )
     if expect.rules is not None and set(expect.rules) != set(decision.rules):
         problems.append(f"rules: expected {sorted(expect.rules)}, got {sorted(decision.rules)}")
+    if expect.projected is not None and set(expect.projected) != set(decision.projected):
+        problems.append(
+            f"projected: expected {sorted(expect.projected)}, got {sorted(decision.projected)}"
+        )
     return CaseResult(case, not problems, "; ".join(problems), decision)
 
 

@@ -4,7 +4,8 @@
 ``routes.golden`` beside the routes file) against the configured region and
 routing rules, prints one PASS/FAIL line per case (with the difference) and a
 summary, and exits non-zero if any case fails. ``routes check`` loads the
-region and the rules and reports whether they are valid.
+region and the rules and reports whether they are valid, resolving every
+projection's field paths against each installed release of its standard.
 """
 
 from __future__ import annotations
@@ -29,8 +30,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="folder of *.toml case files (default: routes.golden beside the routes file)",
     )
     check = sub.add_parser(
-        "check", help="validate the region and routing rules",
-        description="Load and validate the region file and the routing rules.",
+        "check", help="validate the region, the routing rules and the projections",
+        description="Load and validate the region file and the routing rules (a rule that "
+        "would send the XML to a kind limited to projections is refused), and resolve "
+        "every projection's field paths in each installed release of its standard.",
     )
     for command in (test, check):
         command.add_argument("--region", type=Path, metavar="FILE",
@@ -65,6 +68,21 @@ def run_check(args: argparse.Namespace) -> int:
     )
     print(f"{router.source}: {len(router.rules)} rule(s), external hand-over "
           f"{'on' if router.external else 'off'}: OK")
+    from hub.projection import Projections
+
+    projections = Projections(region)
+    if projections:
+        from hub.avro import EventCatalog
+        from hub.schemas import SchemaRegistry
+        from hub.settings import load_settings
+
+        registry = SchemaRegistry.from_settings(load_settings())
+        plans = projections.check(registry.packages, EventCatalog(registry))
+        kinds = sorted({plan.kind for plan in plans} | {
+            k for k, kind in region.kinds.items() if kind.projected
+        })
+        print(f"projections: {len(plans)} resolve in the installed releases "
+              f"(kinds limited to projections: {', '.join(kinds)}): OK")
     return 0
 
 

@@ -435,15 +435,28 @@ class IngestFlow:
         partition = message.partition if message.partition < self.partitions else None
         out: list[Output] = []
         fingerprint = accepted.plan.fingerprint
-        if accepted.route.recipients and fingerprint not in self.schemas_sent:
+        route = accepted.route
+        # recipients of a kind limited to projections get their projection only
+        plain = route.recipients if not route.projected else tuple(
+            r for r in route.recipients if r not in route.projected
+        )
+        if plain and fingerprint not in self.schemas_sent:
             # the event's schema, keyed by fingerprint, with the first event using it
             # (the offset is committed only when this record is acknowledged too)
             self.schemas_sent.add(fingerprint)
             schema = dumps_schema(accepted.plan.schema).encode()
             out.append(Output(self.names.schemas, fingerprint.hex().encode(), schema, []))
-        for recipient in accepted.route.recipients:
+        for recipient in plain:
             out.append(Output(self.out_xml[recipient], key, inspected.raw, base, partition))
             out.append(Output(self.out_avro[recipient], key, accepted.event, base, partition))
+        for recipient, projection, value in accepted.projections:
+            if projection.fingerprint not in self.schemas_sent:
+                self.schemas_sent.add(projection.fingerprint)
+                schema = dumps_schema(projection.schema).encode()
+                out.append(Output(
+                    self.names.schemas, projection.fingerprint.hex().encode(), schema, []
+                ))
+            out.append(Output(self.out_avro[recipient], key, value, base, partition))
         if accepted.route.external:
             out.append(Output(self.names.external, key, inspected.raw, base, partition))
         record = {
@@ -464,6 +477,8 @@ class IngestFlow:
             "source_partition": message.partition,
             "source_offset": message.offset,
             "trace_id": trace.trace_id,
+            "projected_recipients": list(route.projected),
+            "legal_bases": [{"rule": rule, "text": text} for rule, text in route.legal_bases],
         }
         out.append(Output(self.names.audit, key, AUDIT_CODEC.encode(record), base))
         if (

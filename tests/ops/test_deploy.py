@@ -62,10 +62,10 @@ def test_every_yaml_and_json_file_parses() -> None:
 
 def test_fifteen_authorities() -> None:
     ids = authority_ids()
-    assert len(ids) == 15  # five kinds in three cities, registratur and archiv included
+    assert len(ids) == 18  # six kinds in three cities, registratur, archiv, jugendamt included
     assert {i.split(".")[0] for i in ids} == {"wuppertal", "solingen", "remscheid"}
     assert {i.split(".")[1] for i in ids} == {
-        "meldebehoerde", "standesamt", "auslaenderbehoerde", "registratur", "archiv"
+        "meldebehoerde", "standesamt", "auslaenderbehoerde", "registratur", "archiv", "jugendamt"
     }
 
 

@@ -14,6 +14,7 @@ CITIES = {"wuppertal": "05124000", "solingen": "05122000", "remscheid": "0512000
 KINDS = {
     "meldebehoerde": "ags", "standesamt": "psw", "auslaenderbehoerde": "abh",
     "registratur": "reg", "archiv": "arc",  # xdomea Behoerdenkennung (placeholders)
+    "jugendamt": "jug",  # projections only (issue 15)
 }
 
 HEAD = """

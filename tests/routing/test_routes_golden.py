@@ -108,7 +108,7 @@ def test_failures_show_a_diff_and_exit_non_zero(
         "got recipients ['solingen.meldebehoerde'] external=false",
         "FAIL expects-delivery-gets-error (failing.toml): expected recipients "
         "['solingen.meldebehoerde'] external=false, got error READER_UNKNOWN_PREFIX: reader key "
-        "'qqq:1' has an unknown prefix (known: ags, psw, abh, azr, dbs)",
+        "'qqq:1' has an unknown prefix (known: ags, psw, abh, azr, dbs, reg, arc, jug)",
         "FAIL wrong-rules (failing.toml): rules: expected ['x'], got []",
         "PASS passes (failing.toml)",
         f"5 cases: 1 passed, 4 failed ({path.parent})",
@@ -162,10 +162,10 @@ def test_velbert_and_a_new_kind_by_configuration_only(
     write: Callable[[str, str], Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     region = (DEFAULT_CONFIG_DIR / "region.toml").read_text(encoding="utf-8").replace(
-        'dbs = "federal', 'jug = "Jugendamt"\ndbs = "federal'
+        'dbs = "federal', 'gsa = "Gesundheitsamt"\ndbs = "federal'
     ) + """
-[kinds.jugendamt]
-name = "Jugendamt"
+[kinds.gesundheitsamt]
+name = "Gesundheitsamt"
 
 [[authority]]
 id = "velbert.meldebehoerde"
@@ -175,11 +175,11 @@ kind = "meldebehoerde"
 dvdv_key = "ags:05158032"
 
 [[authority]]
-id = "velbert.jugendamt"
+id = "velbert.gesundheitsamt"
 municipality = "Velbert"
 ags = "05158032"
-kind = "jugendamt"
-dvdv_key = "jug:05158032"
+kind = "gesundheitsamt"
+dvdv_key = "gsa:05158032"
 """
     cases = """
 [[case]]
@@ -203,14 +203,14 @@ reader = "ags:05158032"
 expect = { recipients = ["velbert.meldebehoerde"] }
 
 [[case]]
-name = "to-velbert-jugendamt"
+name = "to-velbert-gesundheitsamt"
 source = "velbert.meldebehoerde"
-standard = "XJugend"
+standard = "XGesundheit"
 version = "1.0"
 message_code = "0001"
 author = "ags:05158032"
-reader = "jug:05158032"
-expect = { recipients = ["velbert.jugendamt"] }
+reader = "gsa:05158032"
+expect = { recipients = ["velbert.gesundheitsamt"] }
 """
     region_file = write("region.toml", region)
     case_file = write("golden/velbert.toml", cases)
@@ -225,8 +225,9 @@ expect = { recipients = ["velbert.jugendamt"] }
 def test_routes_check(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["routes", "check"]) == 0
     out = capsys.readouterr().out
-    assert "9 authorities of Bergisches Städtedreieck, 3 kinds, 6 placeholder key(s)" in out
-    assert "0 rule(s), external hand-over on: OK" in out
+    assert "18 authorities of Bergisches Städtedreieck, 6 kinds, 15 placeholder key(s)" in out
+    assert "1 rule(s), external hand-over on: OK" in out
+    assert "(kinds limited to projections: jugendamt): OK" in out
 
 
 def test_xml_inputs_read_like_the_worker(

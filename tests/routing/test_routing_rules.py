@@ -217,8 +217,8 @@ def test_external_off_makes_outside_readers_misaddressed(
     [
         ('[[rule]]\nname = "a"\ncopy_to = ["velbert.meldebehoerde"]\n',
          r"rule\[0\] \(a\): copy_to: unknown authority 'velbert.meldebehoerde'"),
-        ('[[rule]]\nname = "a"\nredirect_to = "wuppertal.jugendamt"\n',
-         r"redirect_to: unknown authority 'wuppertal.jugendamt'"),
+        ('[[rule]]\nname = "a"\nredirect_to = "wuppertal.gesundheitsamt"\n',
+         r"redirect_to: unknown authority 'wuppertal.gesundheitsamt'"),
         ('[[rule]]\nname = "a"\nreader = "ags:1"\n',
          r"rule\[0\] \(a\): a rule needs copy_to or redirect_to"),
         ('[[rule]]\nname = "a"\nreader = "xyz:1"\ncopy_to = "wuppertal.standesamt"\n',
@@ -280,8 +280,8 @@ def test_author_mismatch(region: Region, source: str, author: str, code: str) ->
 
 # -- a fourth municipality and a new kind: configuration only ------------------
 VELBERT = """
-[kinds.jugendamt]
-name = "Jugendamt"
+[kinds.gesundheitsamt]
+name = "Gesundheitsamt"
 
 [[authority]]
 id = "velbert.meldebehoerde"
@@ -291,18 +291,18 @@ kind = "meldebehoerde"
 dvdv_key = "ags:05158032"
 
 [[authority]]
-id = "velbert.jugendamt"
+id = "velbert.gesundheitsamt"
 municipality = "Velbert"
 ags = "05158032"
-kind = "jugendamt"
-dvdv_key = "jug:05158032"
+kind = "gesundheitsamt"
+dvdv_key = "gsa:05158032"
 
 [[authority]]
-id = "wuppertal.jugendamt"
+id = "wuppertal.gesundheitsamt"
 municipality = "Wuppertal"
 ags = "05124000"
-kind = "jugendamt"
-dvdv_key = "jug:05124000"
+kind = "gesundheitsamt"
+dvdv_key = "gsa:05124000"
 """
 
 
@@ -310,7 +310,7 @@ def extended_region_text() -> str:
     from hub.settings import DEFAULT_CONFIG_DIR
 
     text = (DEFAULT_CONFIG_DIR / "region.toml").read_text(encoding="utf-8")
-    text = text.replace('dbs = "federal', 'jug = "Jugendamt"\ndbs = "federal')
+    text = text.replace('dbs = "federal', 'gsa = "Gesundheitsamt"\ndbs = "federal')
     return text + VELBERT
 
 
@@ -318,28 +318,29 @@ def test_fourth_municipality_and_new_kind_are_configuration(
     write: Callable[[str, str], Path]
 ) -> None:
     region = Region.load(write("region.toml", extended_region_text()))
-    assert len(region) == 12
+    bundled = Region.load(Path(__file__).resolve().parents[2] / "hub" / "config" / "region.toml")
+    assert len(region) == len(bundled) + 3
     velbert = region.authorities["velbert.meldebehoerde"]
     assert velbert.ags == "05158032" and velbert.municipality == "Velbert"
     rules = """
 [[rule]]
-name = "meldung-copy-jugendamt"
+name = "meldung-copy-gesundheitsamt"
 standard = "XMeld"
 message_code = "0201"
 recipient = "*.meldebehoerde"
 reader = "ags:05158032"
-copy_to = ["velbert.jugendamt"]
+copy_to = ["velbert.gesundheitsamt"]
 """
     router = Router.load(write("routes.toml", rules), region)
     assert route(router, "ags:05158032") == RouteDecision(
-        recipients=("velbert.meldebehoerde", "velbert.jugendamt"), external=False,
-        rules=("meldung-copy-jugendamt",),
+        recipients=("velbert.meldebehoerde", "velbert.gesundheitsamt"), external=False,
+        rules=("meldung-copy-gesundheitsamt",),
     )
-    assert route(router, "jug:05124000").recipients == ("wuppertal.jugendamt",)
+    assert route(router, "gsa:05124000").recipients == ("wuppertal.gesundheitsamt",)
     assert route(router, "ags:05158032", code="0202").recipients == ("velbert.meldebehoerde",)
-    check_author(region, "velbert.jugendamt", "jug:05158032")
+    check_author(region, "velbert.gesundheitsamt", "gsa:05158032")
     with pytest.raises(AuthorMismatchError):
-        check_author(region, "velbert.jugendamt", "ags:05158032")
+        check_author(region, "velbert.gesundheitsamt", "ags:05158032")
     # and the default router now keeps Velbert inside: no external hand-over
     from hub.settings import DEFAULT_CONFIG_DIR
 

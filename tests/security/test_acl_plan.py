@@ -60,8 +60,8 @@ def plan(region: HasAuthorities, settings: Settings) -> list[AclBinding]:
 
 def test_default_region_has_fifteen_authorities(settings: Settings) -> None:
     authorities = Region.load(settings.region_file).authorities
-    assert len(authorities) == 15
-    assert {"solingen.registratur", "wuppertal.archiv"} <= set(authorities)
+    assert len(authorities) == 18
+    assert {"solingen.registratur", "wuppertal.archiv", "remscheid.jugendamt"} <= set(authorities)
 
 
 def test_each_authority_writes_only_its_own_inbound(
