@@ -6,6 +6,7 @@ through the real broker.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
@@ -67,6 +68,11 @@ legal_basis = "test: § 5 BStatG"
 def statistik_region(fields: Iterable[str] = STATISTIK_FIELDS) -> str:
     """The bundled region plus a test kind 'statistik' limited to a projection."""
     text = REGION.read_text(encoding="utf-8")
+    # files the region names relative to itself stay where they are
+    text = re.sub(
+        r'^(\w+) = "([^"/]+\.toml)"$',
+        lambda m: f'{m[1]} = "{(REGION.parent / m[2]).as_posix()}"', text, flags=re.M,
+    )
     kind = STATISTIK_KIND.format(fields=", ".join(f'"{f}"' for f in fields))
     text = text.replace("[kinds.meldebehoerde]", kind + "\n[kinds.meldebehoerde]", 1)
     text = text.replace("[dvdv.prefixes]\n", '[dvdv.prefixes]\nsta = "Statistikstelle"\n', 1)

@@ -107,6 +107,8 @@ def mixed_scenario(settings: Settings, names: TopicNames, seed: int = 7) -> Scen
 
     for reader in sorted(auth):
         kind = auth[reader].kind
+        if region.kinds[kind].projected:
+            continue  # projections only (Jugendamt): tests/worker/test_projection_kafka.py
         if kind == "meldebehoerde":
             author = other("meldebehoerde", reader)
             payload, key = make("XMeld", "0201", author, auth[reader].dvdv_key)
@@ -122,6 +124,18 @@ def mixed_scenario(settings: Settings, names: TopicNames, seed: int = 7) -> Scen
     mb = other("meldebehoerde", sta)
     payload, _ = make("XPersonenstand", "031010", sta, auth[mb].dvdv_key)
     scenario.deliver(names.inbound(sta), None, payload, [mb])
+    # ... which the routes file also copies, as its projection, to recipients of a
+    # kind limited to projections (the Jugendamt of mb's city): their .avro only
+    from hub.routing import Router
+
+    header = read_header(parse_xml(payload))
+    route = Router.from_settings(settings, region).route(
+        standard="XPersonenstand", version=find(registry, "XPersonenstand", "031010")[0].version,
+        message_code="031010", author_key=header.author_key,
+        reader_keys=header.reader_keys,
+    )
+    for projected in route.projected:
+        scenario.expected[names.out_avro(projected)] += 1
     # readers outside the region: another city's Meldebehörde, a federal body
     mb0 = by_kind["meldebehoerde"][0]
     for external_key in ("ags:05158032", "dbs:490010010000"):
