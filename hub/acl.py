@@ -150,6 +150,20 @@ def plan_acls(
                  topics.stats_mobility):
         allow(hub, "TOPIC", name, "LITERAL", "WRITE", "READ", "DESCRIBE", "CREATE",
               "DESCRIBE_CONFIGS")
+    # the service portal (hub.portal): the hub writes the applications and their status;
+    # an authority deciding a service reads its application topic
+    from hub.region import Region
+
+    if isinstance(region, Region) and region.services_file is not None:
+        from hub.portal.catalog import Catalogue
+
+        allow(hub, "TOPIC", topics.status_applications, "LITERAL", "WRITE", "READ",
+              "DESCRIBE", "CREATE", "DESCRIBE_CONFIGS")
+        for deciding in Catalogue.load(region.services_file, region).deciding_authorities():
+            name = topics.applications(deciding.id)
+            allow(hub, "TOPIC", name, "LITERAL", "WRITE", "DESCRIBE", "CREATE",
+                  "DESCRIBE_CONFIGS")
+            allow(authority_principal(deciding.id), "TOPIC", name, "LITERAL", "READ", "DESCRIBE")
     # the Faust app id: consumer group, transactional ids and internal topics
     group = settings.consumer_group
     allow(hub, "GROUP", group, "PREFIXED", "READ", "DESCRIBE")

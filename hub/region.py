@@ -268,6 +268,11 @@ class RegionFile(_Model):
     dvdv: DvdvConfig
     kinds: dict[str, Kind] = Field(min_length=1)
     authority: list[Authority] = Field(min_length=1)
+    services: str | None = Field(
+        default=None,
+        description="The service portal's services catalogue, relative to this file "
+        "(hub.portal.catalog; docs/serviceportal.md).",
+    )
 
 
 @dataclass(frozen=True)
@@ -286,6 +291,13 @@ class Region:
         self.name = data.name
         self.kinds: Mapping[str, Kind] = MappingProxyType(dict(data.kinds))
         self.dvdv_prefixes: Mapping[str, str] = MappingProxyType(dict(data.dvdv.prefixes))
+        #: the services catalogue the file names (relative to the file; for a region
+        #: given as text, to the bundled configuration), or None
+        self.services_file: Path | None = (
+            None if data.services is None
+            else (Path(source).parent if Path(source).is_file()
+                  else Path(__file__).parent / "config") / data.services
+        )
         by_id: dict[str, Authority] = {}
         by_key: dict[str, Authority] = {}
         municipalities: dict[str, Authority] = {}

@@ -10,6 +10,8 @@
 | ``xoev.audit``                 | nachrichtenUUID     | Avro audit record         |
 | ``xoev.schemas``               | schema fingerprint  | Avro schema JSON (compacted) |
 | ``xoev.stats.mobility``        | window + cell       | Avro MobilityCount (compacted) |
+| ``xoev.applications.<authority>`` | application id   | Avro application event (portal) |
+| ``xoev.status.applications``   | application id      | Avro ApplicationStatus (compacted) |
 
 ``prefix`` (setting ``HUB_TOPIC_PREFIX``, empty by default) is prepended to every
 name so that test runs or staging tenants can share one cluster.
@@ -70,6 +72,15 @@ class TopicNames:
     @property
     def stats_mobility(self) -> str:
         return f"{self.prefix}xoev.stats.mobility"
+
+    def applications(self, authority_id: str) -> str:
+        """The service portal's applications for an authority (hub.portal)."""
+        return f"{self.prefix}xoev.applications.{authority_id}"
+
+    @property
+    def status_applications(self) -> str:
+        """Every step of every portal application, latest per id kept (compacted)."""
+        return f"{self.prefix}xoev.status.applications"
 
     def authority_of_inbound(self, topic: str) -> str | None:
         """The authority id of an inbound topic name, or None if it is not one."""

@@ -20,6 +20,8 @@ xoev.deadletter        90 days     time to investigate and replay
 xoev.audit             400 days    BMG § 40: transmission logs kept >= 12 months
 xoev.schemas           compacted   the latest schema per fingerprint, kept forever
 xoev.stats.mobility    compacted   the latest publication of each window and cell
+xoev.applications.<id> 30 days     the portal's applications; authorities read them
+xoev.status.applications compacted the latest state of every portal application
 =====================  ==========  ==================================================
 """
 
@@ -144,6 +146,25 @@ def _base_configs(settings: Settings, retention_days: int | None) -> dict[str, s
     return configs
 
 
+def _portal_topics(settings: Settings, region: Region, spec: Any) -> list[TopicSpec]:
+    """The service portal's topics (hub.portal): one application topic per authority
+    that decides a service of the region's catalogue, and the compacted status topic."""
+    from hub.portal.catalog import Catalogue
+
+    catalogue = Catalogue.of_region(region)
+    if catalogue is None:
+        return []
+    names = TopicNames(settings.topic_prefix)
+    topics: list[TopicSpec] = [
+        spec(names.applications(a.id), "out", f"service portal applications to {a.id}")
+        for a in catalogue.deciding_authorities()
+    ]
+    topics.append(TopicSpec(names.status_applications, settings.topic_partitions,
+                            settings.replication_factor, _base_configs(settings, None),
+                            "every step of the portal's applications (compacted)"))
+    return topics
+
+
 def contract_topics(
     settings: Settings, region: Region, extra: Iterable[TopicSpec] = ()
 ) -> list[TopicSpec]:
@@ -184,6 +205,7 @@ def contract_topics(
     topics.append(TopicSpec(moves_topic_name(settings.consumer_group), 1, replicas,
                             _base_configs(settings, moves_days),
                             "moves handed from ingest to the mobility agent (internal)"))
+    topics.extend(_portal_topics(settings, region, spec))
     topics.extend(extra)
     seen: set[str] = set()
     for topic in topics:

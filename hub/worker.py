@@ -7,7 +7,8 @@ Besides the ingest agent the process runs small tasks:
 * the assignment follower and the offset watcher: the group's committed offsets
   and the assigned inbound partitions' end offsets, for the lag metric and for
   ``/readyz`` ("committed offsets advancing when there is input"),
-* the adapters configured in the region file (HTTP inbound on the same port).
+* the adapters configured in the region file (HTTP inbound on the same port),
+* the service portal's endpoints (hub.portal), when the services catalogue has [portal].
 
 ``/metrics``, ``/healthz`` and ``/readyz`` are served on HUB_WEB_HOST:HUB_WEB_PORT.
 """
@@ -148,11 +149,19 @@ def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
             settings.max_message_bytes, AdapterRuntime.default_http_checker(settings)
         )
         gateway.add_routes(web_app)
+        # the service portal's POST/GET /v1/applications, when the catalogue has [portal]
+        from hub.portal.runtime import Portal
+
+        portal = Portal.from_region(settings, pipeline.region, REGISTRY)
+        if portal is not None:
+            portal.add_routes(web_app)
         adapters = AdapterRuntime(
             settings, pipeline.region, metrics=AdapterMetrics(REGISTRY), gateway=gateway
         )
         runner = await start_web(settings, metrics, health, app=web_app)
         await adapters.start()
+        if portal is not None:
+            await portal.start()
         probe = BrokerProbe.from_settings(settings, health)
         probe.start()
         heartbeat = asyncio.ensure_future(health.run_heartbeat())
@@ -167,6 +176,8 @@ def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
                 task.cancel()
             await watcher.stop()
             await adapters.stop()
+            if portal is not None:
+                await portal.stop()
             await probe.stop()
             await runner.cleanup()
 

@@ -146,6 +146,13 @@ def expected_topics(ids: list[str]) -> set[str]:
               names.stats_mobility, moves_topic_name("xoev-hub")}
     for authority in ids:
         topics |= {names.inbound(authority), names.out_xml(authority), names.out_avro(authority)}
+    # the service portal (hub.portal): an application topic per authority deciding a service
+    from hub.portal.catalog import Catalogue
+
+    catalogue = Catalogue.of_region(Region.load(DEFAULT_CONFIG_DIR / "region.toml"))
+    assert catalogue is not None
+    topics.add(names.status_applications)
+    topics |= {names.applications(a.id) for a in catalogue.deciding_authorities()}
     return topics
 
 
@@ -227,6 +234,8 @@ def test_authorities_write_only_their_inbound_and_read_only_their_outbound_and_s
     for authority in ids:
         me = f"User:{authority}"
         own_out = {names.out_xml(authority), names.out_avro(authority)}
+        if names.applications(authority) in topics:  # it decides a portal service
+            own_out.add(names.applications(authority))
         for topic in topics:
             assert allowed(bindings, me, "TOPIC", topic, "WRITE") == (
                 topic == names.inbound(authority)
