@@ -1,9 +1,11 @@
 """Builds the Faust app from the settings — and nothing else.
 
-The app has two agents: ``ingest`` (see :mod:`hub.streams.ingest`), subscribed to
-every authority's inbound topic, with the changelog-backed table ``dedupe``; and
+The app has three agents: ``ingest`` (see :mod:`hub.streams.ingest`), subscribed to
+every authority's inbound topic, with the changelog-backed table ``dedupe``;
 ``mobility`` (:mod:`hub.streams.mobility`), which counts the moves ingest hands on
-in the windowed table ``mobility`` and publishes k-anonymous statistics.
+in the windowed table ``mobility`` and publishes k-anonymous statistics; and
+``exchanges`` (:mod:`hub.streams.exchanges`), which keeps xdomea exchanges open in
+the table ``exchanges`` until their answer arrives.
 Delivery is at-least-once with idempotent effects: outputs are keyed by
 nachrichtenUUID, and an inbound event is acked — its offset made committable —
 only once the broker acknowledged all its outputs (``acks=all``; see
@@ -26,12 +28,14 @@ from faust.transport.drivers.aiokafka import Consumer as AIOKafkaFaustConsumer
 from faust.transport.drivers.aiokafka import Producer as AIOKafkaFaustProducer
 from faust.types import ConsumerT, ProducerT
 
+from hub.exchanges import ExchangeConfig, exchange_topic_name
 from hub.kafka_client import faust_credentials, max_request_bytes, schema_topic_bytes
 from hub.metrics import HubMetrics
 from hub.mobility import moves_topic_name
 from hub.pipeline import Pipeline
 from hub.region import Region
 from hub.settings import Settings
+from hub.streams.exchanges import ExchangeFlow
 from hub.streams.ingest import IngestFlow
 from hub.streams.mobility import MobilityFlow
 from hub.topics import TopicNames
@@ -148,6 +152,7 @@ def build_app(
     pipeline = pipeline or Pipeline.from_settings(settings)
     metrics = metrics or HubMetrics()
     region: Region = pipeline.region
+    exchanges = ExchangeConfig.default()
     app = HubApp(
         settings.consumer_group,
         broker=broker_urls(settings),
@@ -195,6 +200,8 @@ def build_app(
         batch_wait=settings.batch_wait_ms / 1000,
         dedupe_retention=settings.dedupe_retention_seconds,
         moves_topic=moves_topic_name(settings.consumer_group),
+        exchanges=exchanges,
+        exchange_topic=exchange_topic_name(settings.consumer_group),
     )
     app.agent(flow.inbound, name="hub.ingest")(flow.run)
     app.timer(flow.sweep_interval, name="hub.dedupe.sweep")(flow.sweep)
@@ -205,4 +212,9 @@ def build_app(
     )
     app.agent(mobility.inbound, name="hub.mobility")(mobility.run)
     app.timer(mobility.tick, name="hub.mobility.close")(mobility.close_windows)
+    # xdomea exchanges tracked to their answer: a third agent on the records ingest
+    # hands on for the codes of hub/config/exchanges.toml
+    tracker = ExchangeFlow(app, exchanges, registry=metrics.registry)
+    app.agent(tracker.inbound, name="hub.exchanges")(tracker.run)
+    app.timer(tracker.tick, name="hub.exchanges.refresh")(tracker.refresh)
     return app, flow

@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "routes": ("hub.commands.routes", "routing rules (test golden cases)"),
     "dlq": ("hub.commands.dlq", "inspect and replay the dead-letter topic"),
     "stats": ("hub.commands.stats", "published statistics: stats mobility (from → to matrix, PNG)"),
+    "aktenplan": ("hub.commands.aktenplan", "file plan: publish (xdomea 0301), status (0302)"),
+    "exchanges": ("hub.commands.exchanges", "xdomea exchanges tracked to their answer (list)"),
     "bench": ("hub.commands.bench", "run the benchmarks in bench/"),
 }
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from hub.errors import ConfigError, TransientError
+from hub.exchanges import exchange_topic_name
 from hub.kafka_client import admin_config, max_request_bytes, schema_topic_bytes
 from hub.mobility import moves_topic_name
 from hub.topics import TopicNames
@@ -205,6 +206,11 @@ def contract_topics(
     topics.append(TopicSpec(moves_topic_name(settings.consumer_group), 1, replicas,
                             _base_configs(settings, moves_days),
                             "moves handed from ingest to the mobility agent (internal)"))
+    # the worker's internal input of the exchanges agent (one record per xdomea message)
+    topics.append(TopicSpec(exchange_topic_name(settings.consumer_group), 1, replicas,
+                            _base_configs(settings, RETENTION_DAYS["inbound"]),
+                            "xdomea exchange records handed from ingest to the exchanges "
+                            "agent (internal)"))
     topics.extend(_portal_topics(settings, region, spec))
     topics.extend(extra)
     seen: set[str] = set()

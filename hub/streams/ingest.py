@@ -19,7 +19,9 @@ through a tight, synchronous loop:
    Avro schema in this process also writes the schema to ``xoev.schemas``.
    An XMeld message that records a move (0201, 0202, 0090) also writes one record
    of its moves (cells only) to the mobility agent's internal topic
-   (:mod:`hub.streams.mobility`).
+   (:mod:`hub.streams.mobility`). A message whose code the exchange configuration
+   lists (xdomea requests and answers) writes one small record to the exchanges
+   agent's internal topic (:mod:`hub.streams.exchanges`); other messages nothing.
 
 Any failure sends the original bytes to ``xoev.deadletter`` with stage, code,
 detail and the source coordinates; no message ever stops the agent.
@@ -55,6 +57,7 @@ from faust.types import TP, EventT, StreamT
 from hub.audit import AUDIT_CODEC
 from hub.avro import dumps_schema
 from hub.errors import DuplicateIdConflict, MessageError
+from hub.exchanges import ExchangeConfig, ExchangeRecord, ExchangeType, Role
 from hub.metrics import EXTERNAL, HubMetrics
 from hub.mobility import MOVE_CODES, encode_moves, extract_moves
 from hub.pipeline import Accepted, Inspected, Pipeline, classify
@@ -160,6 +163,8 @@ class IngestFlow:
         dedupe_retention: float = 30 * 86400,
         max_in_flight: int = 1000,
         moves_topic: str | None = None,
+        exchanges: ExchangeConfig | None = None,
+        exchange_topic: str | None = None,
     ) -> None:
         self.app = app
         self.pipeline = pipeline
@@ -182,6 +187,12 @@ class IngestFlow:
         self.schemas_sent: set[bytes] = set()  # fingerprints published by this process
         #: internal topic of the mobility agent (hub.streams.mobility); None: no statistics
         self.moves_topic = moves_topic
+        #: internal topic of the exchanges agent (hub.streams.exchanges) and the codes
+        #: it tracks, per standard: one dict lookup per message, empty for g2g standards
+        self.exchange_topic = exchange_topic
+        self.exchange_codes: dict[str, dict[str, tuple[ExchangeType, Role]]] = (
+            exchanges.codes if exchanges is not None and exchange_topic else {}
+        )
         self.table = app.Table(
             "dedupe",
             default=None,
@@ -489,7 +500,30 @@ class IngestFlow:
             moves = self.moves(inspected, message.timestamp)
             if moves is not None:
                 out.append(moves)
+        tracked = self.exchange_codes.get(inspected.package.standard)
+        if tracked and inspected.message.code in tracked:
+            out.append(self.exchange(inspected, tracked[inspected.message.code],
+                                     message.timestamp))
         return out
+
+    def exchange(self, inspected: Inspected, found: tuple[ExchangeType, Role],
+                 timestamp: float | None) -> Output:
+        """The exchanges agent's record of one message (hub.exchanges): ids, code,
+        party keys, the inbound record's time, and the configured subject of a request."""
+        header = inspected.header
+        kind, role = found
+        record = ExchangeRecord(
+            process_id=header.message_id,
+            standard=inspected.package.standard,
+            code=inspected.message.code,
+            author=header.author_key,
+            readers=tuple(header.reader_keys),
+            time_ms=int((timestamp or time.time()) * 1000),
+            subject=kind.read_subject(inspected.root) if role == "opens" else None,
+        )
+        assert self.exchange_topic is not None
+        return Output(self.exchange_topic, header.message_id.encode(), record.encode(), [], 0,
+                      timestamp or None)
 
     def moves(self, inspected: Inspected, timestamp: float | None) -> Output | None:
         """The message's moves for the mobility statistics (hub.mobility): one record,
