@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from hub.metrics import HubMetrics
+from hub.streams.exchanges import ExchangeMetrics
 from hub.streams.mobility import MobilityMetrics
 from hub.testing.tools import require_tool
 
@@ -34,11 +35,11 @@ def alert_exprs() -> list[str]:
     return [r["expr"] for g in rules["groups"] for r in g["rules"]]
 
 
-def worker_metrics() -> tuple[HubMetrics, MobilityMetrics]:
-    """A worker's metrics: HubMetrics and, on its registry, the mobility agent's
-    (as hub.app registers them)."""
+def worker_metrics() -> tuple[HubMetrics, MobilityMetrics, ExchangeMetrics]:
+    """A worker's metrics: HubMetrics and, on its registry, the mobility and exchanges
+    agents' (as hub.app registers them)."""
     metrics = HubMetrics()
-    return metrics, MobilityMetrics(metrics.registry)
+    return metrics, MobilityMetrics(metrics.registry), ExchangeMetrics(metrics.registry)
 
 
 def exported_labels(metrics: HubMetrics, *parts: object) -> dict[str, set[str]]:
@@ -70,9 +71,9 @@ def test_expressions_are_found() -> None:
 
 @pytest.mark.parametrize("source", ["dashboard", "alerts"])
 def test_every_metric_and_label_is_exported(source: str) -> None:
-    metrics, mobility = worker_metrics()
+    metrics, mobility, exchanges = worker_metrics()
     exported = metrics.sample_names() | {"up"}
-    labels = exported_labels(metrics, mobility)
+    labels = exported_labels(metrics, mobility, exchanges)
     all_labels = set().union(*labels.values()) | SCRAPE_LABELS
     exprs = dashboard_exprs() if source == "dashboard" else alert_exprs()
     used: set[str] = set()
