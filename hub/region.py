@@ -291,13 +291,14 @@ class Region:
         self.name = data.name
         self.kinds: Mapping[str, Kind] = MappingProxyType(dict(data.kinds))
         self.dvdv_prefixes: Mapping[str, str] = MappingProxyType(dict(data.dvdv.prefixes))
-        #: the services catalogue the file names (relative to the file; for a region
-        #: given as text, to the bundled configuration), or None
-        self.services_file: Path | None = (
-            None if data.services is None
-            else (Path(source).parent if Path(source).is_file()
-                  else Path(__file__).parent / "config") / data.services
-        )
+        #: the services catalogue the file names, or None: relative to the region
+        #: file, else (not there, or a region given as text) to the bundled
+        #: configuration, so a copied region file keeps the bundled catalogue
+        self.services_file: Path | None = None
+        if data.services is not None:
+            beside = Path(source).parent / data.services
+            self.services_file = beside if Path(source).is_file() and beside.exists() \
+                else Path(__file__).parent / "config" / data.services
         by_id: dict[str, Authority] = {}
         by_key: dict[str, Authority] = {}
         municipalities: dict[str, Authority] = {}

@@ -190,6 +190,7 @@ def contract_topics(
                            f"original XML delivered to {authority.id}"))
         topics.append(spec(names.out_avro(authority.id), "out",
                            f"Avro events delivered to {authority.id}"))
+    topics.extend(_portal_topics(settings, region, spec))
     topics.append(spec(names.external, "external", "hand-over to the OSCI/XTA gateway"))
     topics.append(spec(names.deadletter, "deadletter", "messages that failed, with reason"))
     topics.append(spec(names.audit, "audit", "one record per delivery (BMG § 40)"))
@@ -211,7 +212,6 @@ def contract_topics(
                             _base_configs(settings, RETENTION_DAYS["inbound"]),
                             "xdomea exchange records handed from ingest to the exchanges "
                             "agent (internal)"))
-    topics.extend(_portal_topics(settings, region, spec))
     topics.extend(extra)
     seen: set[str] = set()
     for topic in topics:
@@ -271,7 +271,7 @@ def _apply(admin: Any, settings: Settings, wanted: list[TopicSpec], dry_run: boo
     if existing:
         outcomes.update(_reconcile(admin, existing, dry_run))
     names = TopicNames(settings.topic_prefix)
-    ours = (names.inbound(""), f"{settings.topic_prefix}xoev.out.")
+    ours = (names.inbound(""), f"{settings.topic_prefix}xoev.out.", names.applications(""))
     wanted_names = {t.name for t in wanted}
     unlisted = tuple(sorted(
         name for name in present

@@ -20,9 +20,20 @@ from hub.topology import DAY_MS, apply_topics, contract_topics
 
 pytestmark = pytest.mark.kafka
 
-#: contract topics of the bundled region: three per authority (fifteen, registraturen
-#: and archive included) plus out.external, deadletter, audit, schemas, stats.mobility
-TOPICS = 3 * 15 + 5
+#: contract topics of the bundled region: three per authority (eighteen, registraturen,
+#: archive and Jugendämter included) plus out.external, deadletter, audit, schemas,
+#: stats.mobility; the service portal's topics come on top (see the first test)
+TOPICS = 3 * 18 + 5
+
+
+def with_portal(region: Region) -> int:
+    """TOPICS plus the service portal's: an application topic per deciding authority
+    and the status topic (hub.portal, decision 0016)."""
+    from hub.portal.catalog import Catalogue
+
+    catalogue = Catalogue.of_region(region)
+    assert catalogue is not None
+    return TOPICS + len(catalogue.deciding_authorities()) + 1
 
 
 def describe(settings: Settings, names: list[str]) -> tuple[dict[str, int], dict[str, dict]]:
@@ -55,9 +66,18 @@ def test_apply_creates_every_topic_with_its_configs_then_is_a_noop(
     expected |= {f"{p}xoev.out.{a}.{f}" for a in region.authorities for f in ("xml", "avro")}
     expected |= {f"{p}xoev.{n}" for n in ("out.external", "deadletter", "audit", "schemas",
                                           "stats.mobility")}
+    assert len(expected) == TOPICS
+    # the service portal: an application topic per authority deciding a service, and
+    # the compacted status topic (hub.portal, decision 0016)
+    from hub.portal.catalog import Catalogue
+
+    catalogue = Catalogue.of_region(region)
+    assert catalogue is not None
+    expected |= {f"{p}xoev.applications.{a.id}" for a in catalogue.deciding_authorities()}
+    expected.add(f"{p}xoev.status.applications")
     # the mobility agent's moves topic carries no test prefix: created by the first test only
     created = [t for t in report.created if t.startswith(p)]
-    assert set(created) == expected and len(created) == TOPICS
+    assert set(created) == expected
     assert report.changed and not report.updated and not report.warnings
 
     partitions, configs = describe(kafka_settings, sorted(expected))
@@ -68,11 +88,15 @@ def test_apply_creates_every_topic_with_its_configs_then_is_a_noop(
             assert config["cleanup.policy"] == "compact"
             continue
         assert partitions[name] == kafka_settings.topic_partitions
+        if name.endswith("xoev.status.applications"):
+            assert config["cleanup.policy"] == "compact"
+            continue
         assert config["cleanup.policy"] == "delete"
         assert int(config["max.message.bytes"]) > kafka_settings.max_message_bytes
         assert config["min.insync.replicas"] == "1"
     retention = {n: int(configs[n]["retention.ms"]) // DAY_MS for n in expected
-                 if not n.endswith(("schemas", "stats.mobility"))}
+                 if not n.endswith(("schemas", "stats.mobility", "status.applications"))}
+    assert retention[f"{p}xoev.applications.solingen.meldebehoerde"] == 30
     assert retention[f"{p}xoev.audit"] == 400  # BMG § 40: >= 12 months
     assert retention[f"{p}xoev.deadletter"] == 90
     assert retention[f"{p}xoev.in.wuppertal.meldebehoerde"] == 7
@@ -83,7 +107,7 @@ def test_apply_creates_every_topic_with_its_configs_then_is_a_noop(
     assert not again.changed
     assert {t for t in again.existing if t.startswith(p)} == expected
     n = len(again.topics)  # the prefixed ones and the mobility agent's moves topic
-    assert n == TOPICS + 1
+    assert n == len(expected) + 1
     assert again.summary() == f"{n} topics: 0 created, 0 updated, {n} unchanged (nothing to do)"
 
 
@@ -121,7 +145,7 @@ def test_drifted_configs_are_fixed_and_reported(kafka_settings: Settings, region
 
 def test_partitions_grow_but_never_shrink(kafka_settings: Settings, region: Region) -> None:
     one = kafka_settings.model_copy(update={"topic_partitions": 1})
-    assert len(apply_topics(one, region).created) == TOPICS
+    assert len(apply_topics(one, region).created) == with_portal(region)
     two = kafka_settings.model_copy(update={"topic_partitions": 2})
     report = apply_topics(two, region)
     name = f"{kafka_settings.topic_prefix}xoev.in.wuppertal.meldebehoerde"
@@ -129,7 +153,7 @@ def test_partitions_grow_but_never_shrink(kafka_settings: Settings, region: Regi
     assert outcome[name].action == "updated"
     assert outcome[name].changes == ("partitions: 1 -> 2",)
     # all but the one-partition xoev.schemas and xoev.stats.mobility
-    assert len(report.updated) == TOPICS - 2
+    assert len(report.updated) == with_portal(region) - 2
     eventually(lambda: describe(kafka_settings, [name])[0][name] == 2)
     shrink = apply_topics(one, region)
     assert not shrink.changed
@@ -140,7 +164,7 @@ def test_partitions_grow_but_never_shrink(kafka_settings: Settings, region: Regi
 
 def test_dry_run_creates_nothing(kafka_settings: Settings, region: Region) -> None:
     report = apply_topics(kafka_settings, region, dry_run=True)
-    assert len(report.created) == TOPICS and report.dry_run
+    assert len(report.created) == with_portal(region) and report.dry_run
     admin = KafkaAdminClient(bootstrap_servers=kafka_settings.bootstrap)
     try:
         assert not [t for t in admin.list_topics() if t.startswith(kafka_settings.topic_prefix)]
@@ -168,15 +192,17 @@ def test_removed_authority_is_reported_not_deleted(
     smaller = Region.load(write("region.toml", text[:cut] + text[end:]))
     report = apply_topics(kafka_settings, smaller)
     assert len(smaller.authorities) == len(region.authorities) - 1
-    assert len(report.topics) == len(apply_topics(kafka_settings, region).topics) - 3
+    # its three topics and its service portal application topic
+    assert len(report.topics) == len(apply_topics(kafka_settings, region).topics) - 4
     assert not report.changed
     p = kafka_settings.topic_prefix
     assert report.unlisted == (
+        f"{p}xoev.applications.remscheid.auslaenderbehoerde",
         f"{p}xoev.in.remscheid.auslaenderbehoerde",
         f"{p}xoev.out.remscheid.auslaenderbehoerde.avro",
         f"{p}xoev.out.remscheid.auslaenderbehoerde.xml",
     )
-    assert len(report.warnings) == 3
+    assert len(report.warnings) == 4
 
 
 def test_cli_apply_twice_and_a_fourth_city(
