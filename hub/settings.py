@@ -139,6 +139,27 @@ class Settings(BaseSettings):
     max_message_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_xml_depth: int = Field(default=256, ge=8)
 
+    # --- Hand-over containers (xdomea ZIPs, claim check; docs/xdomea.md) ---------
+    blob_dir: Path = Field(
+        default_factory=lambda: _xdg("XDG_STATE_HOME", ".local/state") / "xoev-hub" / "blobs",
+        description="Blob store of the claim check: checked containers, by authority and "
+        "SHA-256 (every process that runs adapters must see the same folder).",
+    )
+    container_max_bytes: int = Field(
+        default=200 * 1024 * 1024, ge=1024, description="Largest container (ZIP) accepted."
+    )
+    container_max_entries: int = Field(
+        default=10_000, ge=2, description="Most entries of one container."
+    )
+    container_max_uncompressed_bytes: int = Field(
+        default=1024 * 1024 * 1024, ge=1024,
+        description="Most bytes all entries of one container may unpack to.",
+    )
+    container_max_ratio: int = Field(
+        default=100, ge=2,
+        description="Highest compression ratio of an entry above 1 MiB (zip bombs).",
+    )
+
     # --- Web / worker -------------------------------------------------------
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, description="/metrics, /healthz, /readyz, HTTP inbound.")

@@ -20,11 +20,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from hub.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hub.adapters.intake import ContainerIntake
+    from hub.blobstore import BlobStore
 
 
 class AdapterConfig(BaseModel):
@@ -41,12 +45,15 @@ class InboundMessage:
     nachrichtenUUID when the source could read it cheaply (else None, the worker
     reads the header anyway); ``metadata`` holds ids and codes only (a file name,
     a request id), never personal data: it is not forwarded as Kafka headers.
+    ``headers`` are contract headers the source sets, sent as Kafka headers: the
+    claim check of a hand-over container (``xoev-container-*``, hub.containers).
     """
 
     authority_id: str
     payload: bytes
     key: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -80,12 +87,17 @@ class AdapterContext:
 
     A source that refuses a message itself (before ``emit``: too large, not
     well-formed) calls ``rejected(code)`` so that the framework counts it.
+    ``containers`` takes hand-over containers in (sources) and ``blobs`` holds them
+    for delivery (sinks); None where the runtime gives none (then sources take
+    XML only and a sink refuses a message that carries a container).
     """
 
     authority_id: str
     name: str
     max_message_bytes: int = 4 * 1024 * 1024
     on_rejected: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+    containers: ContainerIntake | None = field(default=None, compare=False, repr=False)
+    blobs: BlobStore | None = field(default=None, compare=False, repr=False)
 
     def rejected(self, code: str) -> None:
         """Count a message the adapter refused before ``emit`` (stable ``code``)."""

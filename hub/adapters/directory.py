@@ -38,7 +38,10 @@ from hub.adapters.base import (
     Sink,
     Source,
 )
+from hub.adapters.intake import ContainerIntake, Intake, spool_fd
 from hub.adapters.precheck import default_checker
+from hub.blobstore import copy_verified
+from hub.containers import H_CONTAINER_REF, H_CONTAINER_SHA256
 from hub.errors import MessageError, TransientError
 
 log = logging.getLogger(__name__)
@@ -118,10 +121,12 @@ class DirectorySource(Source):
         await task
 
     def pending(self) -> list[Path]:
-        """Complete files waiting in the inbox, oldest first."""
+        """Complete files waiting in the inbox, oldest first (``*.xml``, and ``*.zip``
+        hand-over containers when the runtime gave a container intake)."""
+        suffixes = {".xml", ".zip"} if self.context.containers is not None else {".xml"}
         files = [
             p for p in self.inbox.iterdir()
-            if p.suffix == ".xml" and not p.name.startswith(".") and p.is_file()
+            if p.suffix in suffixes and not p.name.startswith(".") and p.is_file()
         ]
         return sorted(files, key=lambda p: (p.stat().st_mtime_ns, p.name))
 
@@ -158,6 +163,9 @@ class DirectorySource(Source):
                 await asyncio.wait_for(self._stopping.wait(), backoff)
 
     async def _one(self, path: Path, emit: Emit) -> None:
+        if path.suffix == ".zip":
+            await self._one_container(path, emit)
+            return
         try:
             data = await asyncio.to_thread(self._read, path)
         except FileNotFoundError:
@@ -183,6 +191,64 @@ class DirectorySource(Source):
             await asyncio.to_thread(self._fail, path, exc.code, exc.detail)
             return
         await asyncio.to_thread(self._move, path, self.done)
+
+    async def _one_container(self, path: Path, emit: Emit) -> None:
+        """A hand-over container: spool, check, validate, store, emit the message with
+        its claim check (hub.adapters.intake); a refused one moves to failed/."""
+        intake = self.context.containers
+        assert intake is not None
+        try:
+            taken = await asyncio.to_thread(self._take, path, intake)
+        except FileNotFoundError:
+            return
+        except _Refused as refused:
+            await asyncio.to_thread(self._fail, path, refused.code, refused.detail)
+            self.context.rejected(refused.code)
+            return
+        except MessageError as exc:
+            await asyncio.to_thread(self._fail, path, exc.code, exc.detail)
+            self.context.rejected(exc.code)
+            return
+        except OSError as exc:
+            raise TransientError(f"inbox file or blob store: {exc.strerror}") from exc
+        if taken.stored is None:
+            problem = taken.check.report.problems[0]
+            await asyncio.to_thread(self._fail, path, problem.code, problem.message)
+            self.context.rejected(problem.code)
+            return
+        message = InboundMessage(
+            self.context.authority_id, taken.container.message, taken.check.message_id,
+            {"file": path.name}, taken.headers,
+        )
+        try:
+            await emit(message)
+        except MessageError as exc:
+            await asyncio.to_thread(self._fail, path, exc.code, exc.detail)
+            return
+        await asyncio.to_thread(self._move, path, self.done)
+
+    def _take(self, path: Path, intake: ContainerIntake) -> Intake:
+        """Copy the container (no link, a regular file, within the size limit) into a
+        private spool file, then check, validate and store that copy."""
+        limit = intake.limits.max_bytes
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _Refused("FILE_SYMLINK", "a symbolic link is not accepted") from None
+            raise
+        with intake.store.spool() as spooled:
+            try:
+                info = os.fstat(fd)
+                if not stat.S_ISREG(info.st_mode):
+                    raise _Refused("FILE_NOT_REGULAR", "not a regular file")
+                if info.st_size > limit:
+                    raise _Refused("CONTAINER_TOO_LARGE",
+                                   f"container has {info.st_size} bytes, the limit is {limit}")
+                spool_fd(fd, spooled, limit)
+            finally:
+                os.close(fd)
+            return intake.take(spooled, self.context.authority_id)
 
     def _read(self, path: Path) -> bytes:
         """The file's bytes; a symbolic link is refused (it could point anywhere the
@@ -259,19 +325,44 @@ class DirectorySink(Sink):
                 raise MessageError(
                     "message id is not usable as a file name", code="BAD_MESSAGE_ID"
                 )
+            if H_CONTAINER_REF in message.headers and self.context.blobs is None:
+                raise MessageError("the message carries a container and this sink has "
+                                   "no blob store", code="CONTAINER_UNAVAILABLE")
         try:
             await asyncio.to_thread(self._write_all, batch)
+        except FileNotFoundError as exc:
+            if exc.filename is not None and str(self.config.path) in str(exc.filename):
+                raise TransientError(f"outbox not writable: {exc.strerror}") from exc
+            raise MessageError("the message's container is not in the blob store",
+                               code="CONTAINER_UNAVAILABLE") from exc
         except OSError as exc:
-            raise TransientError(f"outbox not writable: {exc.strerror}") from exc
+            raise TransientError(f"outbox or blob store: {exc.strerror}") from exc
+        except ValueError as exc:
+            raise MessageError("the stored container does not match its SHA-256",
+                               code="CONTAINER_CORRUPT") from exc
 
     def _write_all(self, batch: Sequence[OutboundMessage]) -> None:
+        """Each message as ``<id>.xml``; a message with a container (claim check) as
+        the container itself, ``<id>.zip``, copied from the blob store and checked
+        against its SHA-256 on the way."""
         folder = self.config.path
         for message in batch:
-            target = folder / f"{message.message_id}.xml"
-            tmp = folder / f".{message.message_id}.xml.{os.getpid()}.tmp"
+            ref = message.headers.get(H_CONTAINER_REF)
+            suffix = ".zip" if ref is not None else ".xml"
+            target = folder / f"{message.message_id}{suffix}"
+            tmp = folder / f".{message.message_id}{suffix}.{os.getpid()}.tmp"
             with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
                 os.fchmod(fh.fileno(), self.config.file_mode)  # whatever the umask
-                fh.write(message.payload)
+                if ref is None:
+                    fh.write(message.payload)
+                else:
+                    assert self.context.blobs is not None
+                    try:
+                        with self.context.blobs.open(ref) as blob:
+                            copy_verified(blob, fh, message.headers.get(H_CONTAINER_SHA256, ""))
+                    except BaseException:
+                        tmp.unlink(missing_ok=True)
+                        raise
                 if self.config.fsync:
                     fh.flush()
                     os.fsync(fh.fileno())

@@ -37,6 +37,7 @@ import os
 import ssl
 import uuid
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -44,6 +45,7 @@ from pydantic import Field, field_validator
 
 from hub.adapters.base import AdapterConfig, AdapterContext, Emit, InboundMessage, Source
 from hub.adapters.precheck import Checker, CheckResult, default_checker
+from hub.containers import ZIP_TYPES, looks_like_zip
 from hub.errors import ConfigError, MessageError, TransientError
 from hub.logging import register_secret
 
@@ -194,6 +196,8 @@ class HttpGateway:
         if owner != authority:
             return _error(403, "FORBIDDEN", "the token belongs to another authority")
         context = source.context
+        if context.containers is not None and request.content_type in ZIP_TYPES:
+            return await self._container(request, source)
         if request.content_length is not None and request.content_length > self.max_bytes:
             context.rejected("XML_TOO_LARGE")
             return _error(413, "XML_TOO_LARGE", f"limit is {self.max_bytes} bytes")
@@ -210,11 +214,85 @@ class HttpGateway:
         if body is None:
             context.rejected("XML_TOO_LARGE")
             return _error(413, "XML_TOO_LARGE", f"limit is {self.max_bytes} bytes")
+        if (context.containers is not None and request.content_type == "application/octet-stream"
+                and looks_like_zip(body)):
+            return await self._container(request, source, body)  # a small untyped ZIP
         result: CheckResult = self.check(body)
         if not result.valid:
             context.rejected(result.first_code)
             return web.json_response(result.as_json(), status=422)
         return await source.accept(body, result.message_id)
+
+
+    async def _container(
+        self, request: web.Request, source: HttpInboundSource, body: bytes | None = None
+    ) -> web.StreamResponse:
+        """A hand-over container (hub.adapters.intake): streamed into a spool file of
+        the blob store (or ``body``, already read), checked, its message validated,
+        stored, then emitted."""
+        context = source.context
+        intake = context.containers
+        assert intake is not None
+        limit = intake.limits.max_bytes
+        if request.content_length is not None and request.content_length > limit:
+            context.rejected("CONTAINER_TOO_LARGE")
+            return _error(413, "CONTAINER_TOO_LARGE", f"limit is {limit} bytes")
+        with intake.store.spool() as spooled:
+            try:
+                if body is not None:
+                    spooled.write_bytes(body)
+                    size: int | None = len(body)
+                else:
+                    size = await asyncio.wait_for(
+                        _spool_body(request, spooled, limit), self.body_timeout
+                    )
+            except TimeoutError:
+                context.rejected("REQUEST_TIMEOUT")
+                return _error(408, "REQUEST_TIMEOUT",
+                              f"the body did not arrive within {self.body_timeout:g} s",
+                              headers={"Connection": "close"})
+            if size is None:
+                context.rejected("CONTAINER_TOO_LARGE")
+                return _error(413, "CONTAINER_TOO_LARGE", f"limit is {limit} bytes")
+            try:
+                taken = await asyncio.to_thread(intake.take, spooled, context.authority_id)
+            except MessageError as exc:
+                context.rejected(exc.code)
+                return _problem(exc)
+            except OSError:
+                return _error(503, "UNAVAILABLE", "the blob store cannot take containers now",
+                              headers={"Retry-After": "5"})
+        if taken.stored is None:
+            context.rejected(taken.check.first_code)
+            return web.json_response(taken.check.as_json(), status=422)
+        return await source.accept(
+            taken.container.message, taken.check.message_id,
+            headers=taken.headers, digest=taken.stored.sha256,
+            extra={"container": {"sha256": taken.stored.sha256, "bytes": taken.stored.size}},
+        )
+
+
+async def _spool_body(request: web.Request, target: Path, limit: int) -> int | None:
+    """Write the body to ``target`` in chunks; None (and stop reading) past ``limit``."""
+    size = 0
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(fd, "wb") as out:
+        async for chunk in request.content.iter_chunked(1024 * 1024):
+            size += len(chunk)
+            if size > limit:
+                return None
+            out.write(chunk)
+    return size
+
+
+def _problem(exc: MessageError) -> web.Response:
+    """422 with the shape of a validation report: one problem, its code and detail."""
+    payload: dict[str, Any] = {
+        "valid": False,
+        "problems": [{"code": exc.code, "message": exc.detail, "line": exc.line,
+                      "column": exc.column, "path": exc.path}],
+    }
+    return web.Response(status=422, text=json.dumps(payload), content_type="application/json")
 
 
 def _error(
@@ -287,12 +365,18 @@ class HttpInboundSource(Source):
             if self._own_gateway:
                 await self.gateway.close()
 
-    async def accept(self, body: bytes, message_id: str | None) -> web.Response:
-        """Emit one checked message and answer the sender."""
+    async def accept(
+        self, body: bytes, message_id: str | None, *,
+        headers: dict[str, str] | None = None, digest: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> web.Response:
+        """Emit one checked message and answer the sender. A container's message
+        comes with its claim-check ``headers``, the container's SHA-256 as ``digest``
+        (what makes a resend a duplicate) and ``extra`` fields for the answer."""
         emit = self._emit
         if emit is None:
             return _error(503, "UNAVAILABLE", "adapter stopped", headers={"Retry-After": "5"})
-        sha256 = hashlib.sha256(body).hexdigest()
+        sha256 = digest or hashlib.sha256(body).hexdigest()
         known = self._recent.get(message_id) if message_id is not None else None
         if known == sha256:
             return web.json_response({"message_id": message_id, "duplicate": True}, status=202)
@@ -302,21 +386,17 @@ class HttpInboundSource(Source):
         request_id = uuid.uuid4().hex
         try:
             await emit(InboundMessage(
-                self.context.authority_id, body, message_id, {"request_id": request_id}
+                self.context.authority_id, body, message_id, {"request_id": request_id},
+                headers or {},
             ))
         except TransientError:
             return _error(503, "UNAVAILABLE", "the hub cannot take messages now",
                           headers={"Retry-After": "5"})
         except MessageError as exc:
-            payload: dict[str, Any] = {
-                "valid": False,
-                "problems": [{"code": exc.code, "message": exc.detail, "line": exc.line,
-                              "column": exc.column, "path": exc.path}],
-            }
-            return web.Response(status=422, text=json.dumps(payload),
-                                content_type="application/json")
+            return _problem(exc)
         if message_id is not None:
             self._recent.add(message_id, sha256)
         return web.json_response(
-            {"message_id": message_id or request_id, "duplicate": False}, status=202
+            {"message_id": message_id or request_id, "duplicate": False, **(extra or {})},
+            status=202,
         )

@@ -67,8 +67,11 @@ from hub.adapters.framework import (
     rejection_counter,
 )
 from hub.adapters.http_inbound import HttpGateway, HttpInboundSource
+from hub.adapters.intake import ContainerIntake
 from hub.adapters.precheck import Checker, validating_checker
 from hub.adapters.registry import AdapterRegistry
+from hub.blobstore import LocalBlobStore
+from hub.containers import ContainerLimits
 from hub.credentials import KafkaCredentialsRef, resolve_credentials
 from hub.errors import ConfigError, MessageError, NotAuthorizedError, TransientError
 from hub.kafka_client import SaslCredentials, connection_config, uses_sasl
@@ -296,6 +299,14 @@ class AdapterRuntime:
 
     # --- construction ---------------------------------------------------
     def _build(self) -> None:
+        # hand-over containers (hub.containers): sources check and store them in the
+        # blob store, sinks deliver them from there
+        settings = self.settings
+        self.blobs = LocalBlobStore(settings.blob_dir)
+        self.containers = ContainerIntake(
+            self.blobs, ContainerLimits.from_settings(settings),
+            lambda: self.default_http_checker(settings),
+        )
         for authority_id, authority in self.region.authorities.items():
             for spec in adapter_specs(authority):
                 cls = self.registry.load(spec.type)
@@ -304,6 +315,7 @@ class AdapterRuntime:
                     on_rejected=rejection_counter(
                         adapter=spec.type, authority=authority_id, metrics=self.metrics
                     ),
+                    containers=self.containers, blobs=self.blobs,
                 )
                 adapter = cls.create(spec.config, context)
                 credentials = self._credentials(authority_id, spec)
@@ -432,8 +444,9 @@ class AdapterRuntime:
             if producer is None:
                 raise TransientError("producer not running")
             key = message.key.encode("utf-8") if message.key else None
+            headers = [(k, v.encode("utf-8")) for k, v in message.headers.items()] or None
             try:
-                await producer.send_and_wait(topic, message.payload, key=key)
+                await producer.send_and_wait(topic, message.payload, key=key, headers=headers)
             except TOO_LARGE as exc:
                 # retrying cannot help: the broker's or topic's size limit is lower
                 raise MessageError(

@@ -26,19 +26,21 @@ refusal (``WEBHOOK_REJECTED``); both dead-letter at once. The endpoint must be
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 import os
 import time
 from collections.abc import Mapping, Sequence
-from typing import ClassVar, Literal
+from typing import IO, ClassVar, Literal
 from urllib.parse import urlsplit
 
 import aiohttp
 from pydantic import Field, SecretStr, model_validator
 
 from hub.adapters.base import AdapterConfig, OutboundMessage, Sink
+from hub.containers import H_CONTAINER_REF, H_CONTAINER_SHA256
 from hub.errors import ConfigError, MessageError, TransientError
 from hub.logging import register_secret
 
@@ -232,7 +234,16 @@ class WebhookSink(Sink):
             H_MESSAGE_ID: message.message_id,
             H_TIMESTAMP: timestamp,
         })
-        if self.config.signature_version == 2:
+        ref = message.headers.get(H_CONTAINER_REF)
+        if ref is not None:
+            # a hand-over container: the body is the whole ZIP (the message inside),
+            # streamed from the blob store and signed like any body
+            headers["Content-Type"] = "application/zip"
+            signature = await asyncio.to_thread(
+                self._sign_blob, ref, message.headers.get(H_CONTAINER_SHA256, ""),
+                message.message_id, headers.get(H_AUTHOR, ""), timestamp,
+            )
+        elif self.config.signature_version == 2:
             # the author that is signed is the one sent (a dropped header is signed as "")
             signature = sign_v2(self._key, message.message_id, headers.get(H_AUTHOR, ""),
                                 timestamp, message.payload)
@@ -242,11 +253,16 @@ class WebhookSink(Sink):
         try:
             # never follow a redirect: a 307/308 would re-send body and signature
             # to wherever the answer points
-            async with session.post(
-                self.config.url, data=message.payload, headers=headers, allow_redirects=False
-            ) as resp:
-                status = resp.status
-                await resp.read()
+            body = self._open_blob(ref) if ref is not None else message.payload
+            try:
+                async with session.post(
+                    self.config.url, data=body, headers=headers, allow_redirects=False
+                ) as resp:
+                    status = resp.status
+                    await resp.read()
+            finally:
+                if not isinstance(body, bytes):
+                    body.close()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientError(f"webhook unreachable: {type(exc).__name__}") from exc
         if 200 <= status < 300:
@@ -261,3 +277,35 @@ class WebhookSink(Sink):
             raise TransientError(f"webhook answered {status}")
         raise MessageError(f"webhook refused the message with HTTP {status}",
                            code="WEBHOOK_REJECTED")
+
+    def _open_blob(self, ref: str) -> IO[bytes]:
+        if self.context.blobs is None:
+            raise MessageError("the message carries a container and this sink has no "
+                               "blob store", code="CONTAINER_UNAVAILABLE")
+        try:
+            return self.context.blobs.open(ref)
+        except FileNotFoundError as exc:
+            raise MessageError("the message's container is not in the blob store",
+                               code="CONTAINER_UNAVAILABLE") from exc
+        except (OSError, ValueError) as exc:
+            raise TransientError(f"blob store: {type(exc).__name__}") from exc
+
+    def _sign_blob(self, ref: str, sha256: str, message_id: str, author: str,
+                   timestamp: str) -> str:
+        """The signature over the container as body (one pass over the blob, which
+        must have the SHA-256 the message names)."""
+        if self.config.signature_version == 2:
+            head = signing_input_v2(message_id, author, timestamp, b"")
+            prefix = V2_PREFIX
+        else:
+            head, prefix = timestamp.encode("ascii") + b".", ""
+        mac = hmac.new(self._key.encode("utf-8"), head, hashlib.sha512)
+        digest = hashlib.sha256()
+        with self._open_blob(ref) as blob:
+            while chunk := blob.read(1024 * 1024):
+                mac.update(chunk)
+                digest.update(chunk)
+        if digest.hexdigest() != sha256:
+            raise MessageError("the stored container does not match its SHA-256",
+                               code="CONTAINER_CORRUPT")
+        return prefix + mac.hexdigest()

@@ -56,6 +56,7 @@ from faust.types import TP, EventT, StreamT
 
 from hub.audit import AUDIT_CODEC
 from hub.avro import dumps_schema
+from hub.containers import claim_headers
 from hub.errors import DuplicateIdConflict, MessageError
 from hub.exchanges import ExchangeConfig, ExchangeRecord, ExchangeType, Role
 from hub.metrics import EXTERNAL, HubMetrics
@@ -359,6 +360,8 @@ class IngestFlow:
             self.metrics.observe_consumed(message.topic, message.timestamp)
         try:
             inspected = self.pipeline.inspect(raw, source)
+            # a hand-over container's claim check must name the sender's own blob
+            claim_headers(header_map(event.headers), source)
         except MessageError as exc:
             return self.dead_letter(event, exc)
         header = inspected.header
@@ -438,6 +441,8 @@ class IngestFlow:
             (H_AUTHOR, header.author_key.encode()),
             (H_READER, ",".join(header.reader_keys).encode()),
             (H_TRACEPARENT, trace.child().encode()),
+            # the claim check of a hand-over container, passed on (checked in handle)
+            *claim_headers(header_map(event.headers), inspected.source),
         ]
         # Same partition as the source: everything a city sent on one partition (for
         # one key) reaches each recipient in the order sent. All contract topics
