@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from hub.acl import CLUSTER_NAME, AclBinding, allowed, plan_acls
+from hub.exchanges import exchange_topic_name
 from hub.mobility import moves_topic_name
 from hub.region import Region
 from hub.settings import DEFAULT_CONFIG_DIR, Settings
@@ -143,7 +144,8 @@ def test_compose_workers_prometheus_grafana(compose: dict[str, Any]) -> None:
 def expected_topics(ids: list[str]) -> set[str]:
     names = TopicNames()
     topics = {names.external, names.deadletter, names.audit, names.schemas,
-              names.stats_mobility, moves_topic_name("xoev-hub")}
+              names.stats_mobility, moves_topic_name("xoev-hub"),
+              exchange_topic_name("xoev-hub")}
     for authority in ids:
         topics |= {names.inbound(authority), names.out_xml(authority), names.out_avro(authority)}
     # the service portal (hub.portal): an application topic per authority deciding a service
