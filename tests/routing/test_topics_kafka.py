@@ -106,8 +106,9 @@ def test_apply_creates_every_topic_with_its_configs_then_is_a_noop(
     again = apply_topics(kafka_settings, region)
     assert not again.changed
     assert {t for t in again.existing if t.startswith(p)} == expected
-    n = len(again.topics)  # the prefixed ones and the mobility agent's moves topic
-    assert n == len(expected) + 1
+    # the prefixed ones, the mobility agent's moves topic and the exchanges agent's input
+    n = len(again.topics)
+    assert n == len(expected) + 2
     assert again.summary() == f"{n} topics: 0 created, 0 updated, {n} unchanged (nothing to do)"
 
 
@@ -255,8 +256,9 @@ def test_contract_topics_is_pure_and_checks_name_length(region: Region) -> None:
     assert names[:3] == ["p.xoev.in.wuppertal.meldebehoerde",
                          "p.xoev.out.wuppertal.meldebehoerde.xml",
                          "p.xoev.out.wuppertal.meldebehoerde.avro"]
-    assert names[-6:] == ["p.xoev.out.external", "p.xoev.deadletter", "p.xoev.audit",
-                          "p.xoev.schemas", "p.xoev.stats.mobility", "xoev-hub-mobility-moves"]
+    assert names[-7:] == ["p.xoev.out.external", "p.xoev.deadletter", "p.xoev.audit",
+                          "p.xoev.schemas", "p.xoev.stats.mobility", "xoev-hub-mobility-moves",
+                          "xoev-hub-exchange-messages"]
     long = load_settings(topic_prefix="x" * 230)
     with pytest.raises(ConfigError, match="longer than 249"):
         contract_topics(long, region)
