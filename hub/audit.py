@@ -40,6 +40,19 @@ AUDIT_SCHEMA: dict[str, Any] = {
         {"name": "source_offset", "type": "long"},
         {"name": "trace_id", "type": "string"},
         {
+            "name": "file_plan_unit",
+            "type": ["null", "string"],
+            "default": None,
+            "doc": "Kennzeichen of the file-plan unit the message type is filed under "
+            "(hub/config/filing.toml); null: not mapped; decision 0015",
+        },
+        {
+            "name": "retention_years",
+            "type": ["null", "string"],
+            "default": None,
+            "doc": "the unit's retention: years, or 'unbefristet'; decision 0015",
+        },
+        {
             "name": "projected_recipients",
             "type": {"type": "array", "items": "string"},
             "default": [],

@@ -71,7 +71,8 @@ LABEL_PATTERNS: Final = {
     "authority": re.compile(r"external|[a-z0-9][a-z0-9_-]*(\.[a-z0-9_-]+)+"),
     "code": re.compile(r"[A-Z][A-Z0-9_]{0,63}"),
     "stage": re.compile(r"[a-z][a-z_]{0,31}"),
-    "standard": re.compile(r"X[A-Za-zÄÖÜäöü0-9._-]{1,39}"),
+    # XMeld, XPersonenstand, ... and xdomea (the one XÖV standard spelt lower-case)
+    "standard": re.compile(r"[Xx][A-Za-zÄÖÜäöü0-9._-]{1,39}"),
     "message_type": re.compile(r"[A-Za-z0-9._-]{1,64}"),
     "topic": re.compile(r"[A-Za-z0-9._-]{1,249}"),
 }
@@ -171,6 +172,13 @@ class HubMetrics:
             f"{p}messages_deadlettered",
             "Messages written to the dead-letter topic, by failing stage and error code.",
             ["source", "stage", "code"],
+            registry=r,
+        )
+        self.unfiled = Counter(
+            f"{p}unfiled_messages",
+            "Delivered messages whose type no rule of the filing file maps to a unit of "
+            "the file plan (delivered without file-plan unit and retention).",
+            ["standard", "message_type"],
             registry=r,
         )
         self.duplicates = Counter(
@@ -321,6 +329,13 @@ class HubMetrics:
         self._child(self.end_to_end, standard, message_type).observe(age)
         if is_rueckmeldung(standard, message_type):
             self._child(self.rueckmeldung_age, message_type).observe(age)
+
+    def observe_unfiled(self, *, standard: str, message_type: str) -> None:
+        """A message was delivered without a file-plan unit (its type is not mapped)."""
+        self._child(
+            self.unfiled, safe_label("standard", standard),
+            safe_label("message_type", message_type),
+        ).inc()
 
     def observe_deadletter(self, *, source: str, stage: str, code: str) -> None:
         """A message went to the dead-letter topic (stage and stable error code)."""

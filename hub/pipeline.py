@@ -30,6 +30,7 @@ from lxml import etree
 from hub.avro import ConversionPlan, EventCatalog
 from hub.avro.support import envelope_for
 from hub.errors import MessageError
+from hub.filing import Filing, FilingPlan
 from hub.header import Nachrichtenkopf
 from hub.projection import ProjectionPlan, Projections
 from hub.region import Region
@@ -83,6 +84,9 @@ class Accepted:
     #: (recipient, projection plan, projection event) for each recipient of
     #: ``route.projected``; empty, and never computed, for every other message
     projections: tuple[tuple[str, ProjectionPlan, bytes], ...] = ()
+    #: the file-plan unit and retention of the message type (hub.filing); None:
+    #: no rule maps the type (delivered all the same, counted as unfiled)
+    filing: Filing | None = None
 
     @property
     def message_id(self) -> str:
@@ -104,6 +108,7 @@ class Pipeline:
         router: Router,
         limits: Limits,
         projections: Projections | None = None,
+        filing: FilingPlan | None = None,
     ) -> None:
         self.registry = registry
         self.catalog = catalog
@@ -111,6 +116,8 @@ class Pipeline:
         self.router = router
         self.limits = limits
         self.projections = projections if projections is not None else Projections(region)
+        #: None: no filing plan (tools and tests); every message is unfiled
+        self.filing = filing
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pipeline:
@@ -120,6 +127,10 @@ class Pipeline:
         projections = Projections(region)
         # every projection path must resolve in every installed release (ConfigError)
         projections.check(registry.packages, catalog)
+        # every rule's unit must be in the Aktenplan (ConfigError); each installed
+        # message type is matched once here, so a message costs one dict hit
+        filing = FilingPlan.from_settings(settings)
+        filing.prime(registry.packages)
         return cls(
             registry=registry,
             catalog=catalog,
@@ -127,6 +138,7 @@ class Pipeline:
             router=Router.load(settings.routes_file, region),
             limits=Limits(max_bytes=settings.max_message_bytes, max_depth=settings.max_xml_depth),
             projections=projections,
+            filing=filing,
         )
 
     def inspect(self, raw: bytes, source: str) -> Inspected:
@@ -154,8 +166,14 @@ class Pipeline:
         )
         routed = perf_counter()
         inspected.timings["route"] = routed - start
+        filing = (
+            self.filing.lookup(inspected.package, inspected.message)
+            if self.filing is not None else None
+        )
         envelope = envelope_for(
-            header, inspected.package, inspected.message, received=received_at, trace_id=trace_id
+            header, inspected.package, inspected.message, received=received_at, trace_id=trace_id,
+            file_plan_unit=filing.unit if filing is not None else None,
+            retention_years=filing.retention_years if filing is not None else None,
         )
         plan = self.catalog.plan(inspected.package, inspected.message)
         record = plan.to_record(inspected.root, envelope, validated=True)
@@ -171,6 +189,7 @@ class Pipeline:
             received=received_at,
             plan=plan,
             projections=projections,
+            filing=filing,
         )
 
     def _project(

@@ -124,6 +124,15 @@ class Settings(BaseSettings):
     routes_file: Path = Field(
         default=DEFAULT_CONFIG_DIR / "routes.toml", description="Declarative routing rules."
     )
+    aktenplan_file: Path = Field(
+        default=DEFAULT_CONFIG_DIR / "aktenplan.toml",
+        description="The region's common file plan (units, retention, archival assessment).",
+    )
+    filing_file: Path = Field(
+        default=DEFAULT_CONFIG_DIR / "filing.toml",
+        description="Which file-plan unit files each message type (checked against "
+        "aktenplan_file when the worker starts).",
+    )
     schema_dir: Path = Field(
         default_factory=lambda: _xdg("XDG_DATA_HOME", ".local/share") / "xoev-hub" / "schemas",
         description="Installed XÖV schema packages (bundled ones are always available).",

@@ -36,6 +36,10 @@ H_SOURCE_TOPIC = "xoev-source-topic"
 H_SOURCE_PARTITION = "xoev-source-partition"
 H_SOURCE_OFFSET = "xoev-source-offset"
 H_REPLAY = "xoev-replay"
+#: filing (hub.filing, decision 0015): the file-plan unit's Kennzeichen and its
+#: retention (years or "unbefristet"); on every output of a filed message type
+H_FILE_PLAN_UNIT = "xoev-file-plan-unit"
+H_RETENTION_YEARS = "xoev-retention-years"
 
 
 @dataclass(frozen=True)

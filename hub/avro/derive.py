@@ -60,6 +60,20 @@ ENVELOPE_SCHEMA: dict[str, Any] = {
             "doc": "when the hub received the message, RFC 3339 UTC",
         },
         {"name": "trace_id", "type": "string", "doc": "W3C trace id (32 hex digits)"},
+        {
+            "name": "file_plan_unit",
+            "type": ["null", "string"],
+            "default": None,
+            "doc": "Kennzeichen of the regional file-plan unit the message type is filed "
+            "under (hub/config/filing.toml); null: no mapping (decision 0015)",
+        },
+        {
+            "name": "retention_years",
+            "type": ["null", "string"],
+            "default": None,
+            "doc": "that unit's retention period: years as a decimal number, or "
+            "'unbefristet'; null when file_plan_unit is null",
+        },
     ],
 }
 

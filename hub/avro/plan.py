@@ -62,6 +62,10 @@ class Envelope:
     created: str
     received: str
     trace_id: str
+    #: the file-plan unit (Kennzeichen) and its retention (years or "unbefristet")
+    #: the regional mapping assigns to the message type; None: not mapped
+    file_plan_unit: str | None = None
+    retention_years: str | None = None
 
     def to_record(self) -> dict[str, Any]:
         return {
@@ -75,6 +79,8 @@ class Envelope:
             "created": self.created,
             "received": self.received,
             "trace_id": self.trace_id,
+            "file_plan_unit": self.file_plan_unit,
+            "retention_years": self.retention_years,
         }
 
     @classmethod
@@ -90,6 +96,9 @@ class Envelope:
             created=record["created"],
             received=record["received"],
             trace_id=record["trace_id"],
+            # absent in events written before decision 0015
+            file_plan_unit=record.get("file_plan_unit"),
+            retention_years=record.get("retention_years"),
         )
 
 

@@ -67,8 +67,11 @@ def envelope_for(
     *,
     received: str | None = None,
     trace_id: str | None = None,
+    file_plan_unit: str | None = None,
+    retention_years: str | None = None,
 ) -> Envelope:
-    """The envelope of a message: its header fields plus receive time and trace id."""
+    """The envelope of a message: its header fields plus receive time and trace id,
+    and the file-plan unit and retention its type is filed under (hub.filing)."""
     return Envelope(
         message_id=header.message_id,
         standard=package.standard,
@@ -80,6 +83,8 @@ def envelope_for(
         created=header.created,
         received=received or utc_now(),
         trace_id=trace_id if trace_id is not None else secrets.token_hex(16),
+        file_plan_unit=file_plan_unit,
+        retention_years=retention_years,
     )
 
 

@@ -417,6 +417,10 @@ class IngestFlow:
             message_type=inspected.message.code,
             created=inspected.header.created,
         )
+        if accepted.filing is None:
+            self.metrics.observe_unfiled(
+                standard=inspected.package.standard, message_type=inspected.message.code
+            )
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "redelivered" if replay else "delivered",
@@ -444,6 +448,9 @@ class IngestFlow:
             # the claim check of a hand-over container, passed on (checked in handle)
             *claim_headers(header_map(event.headers), inspected.source),
         ]
+        filing = accepted.filing
+        if filing is not None:  # the file-plan unit and retention, encoded once per type
+            base += filing.headers
         # Same partition as the source: everything a city sent on one partition (for
         # one key) reaches each recipient in the order sent. All contract topics
         # have the same partition count (topics apply); otherwise the key decides.
@@ -493,6 +500,8 @@ class IngestFlow:
             "source_partition": message.partition,
             "source_offset": message.offset,
             "trace_id": trace.trace_id,
+            "file_plan_unit": filing.unit if filing is not None else None,
+            "retention_years": filing.retention_years if filing is not None else None,
             "projected_recipients": list(route.projected),
             "legal_bases": [{"rule": rule, "text": text} for rule, text in route.legal_bases],
         }
