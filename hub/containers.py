@@ -52,7 +52,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-from hub.errors import MessageError
+from hub.errors import ContainerError
+
+__all__ = ["CheckedContainer", "ContainerError", "ContainerLimits", "check_container",
+           "claim_headers", "looks_like_zip", "parse_ref"]
 from hub.xmlsafe import Limits, parse_xml
 
 #: Kafka headers of the claim check (contract headers, decision 0015)
@@ -81,13 +84,6 @@ _EOCD64 = b"PK\x06\x06"
 _CENTRAL_ENTRY_MIN = 46  # bytes of a central directory header without name/extra/comment
 _MAX_NAME = 1024  # longer entry names are refused (CONTAINER_PATH)
 _WINDOWS_REPARSE_POINT = 0x400
-
-
-class ContainerError(MessageError):
-    """A container the hub refuses (hostile, corrupt, or not what xdomea prescribes)."""
-
-    stage = "container"
-    default_code = "CONTAINER_INVALID"
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,14 @@
         ├── AuthorMismatchError    author key does not belong to the sending authority
         ├── MisaddressedError      reader key missing, malformed or unroutable
         ├── ConversionError        content that the Avro plan cannot represent
+        ├── ContainerError         a refused hand-over container or claim check (hub.containers)
         └── DuplicateIdConflict    a remembered (author, nachrichtenUUID), another payload
 
 Every ``MessageError`` carries a stable machine-readable ``code`` (used as the
 ``xoev-error-code`` header and metric label) and a ``stage`` (``parse``,
 ``identify``, ``validate``, ``header``, ``authorize``, ``dedupe``, ``convert``,
-``route``, ``deliver``; ``internal`` for the unexpected). Details never contain personal
-data: ids, codes and keys only.
+``route``, ``deliver``, ``container``; ``internal`` for the unexpected). Details never
+contain personal data: ids, codes and keys only.
 """
 
 from __future__ import annotations
@@ -128,6 +129,14 @@ class ConversionError(MessageError):
 
     stage = "convert"
     default_code = "CONVERSION_FAILED"
+
+
+class ContainerError(MessageError):
+    """A hand-over container the hub refuses (hostile, corrupt, not as xdomea
+    prescribes), or a claim check that names no container of the sender."""
+
+    stage = "container"
+    default_code = "CONTAINER_INVALID"
 
 
 class DuplicateIdConflict(MessageError):
