@@ -28,6 +28,8 @@ RECORD = {
     "source_partition": 2,
     "source_offset": 41,
     "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+    "file_plan_unit": "3.2.1",  # decision 0015
+    "retention_years": "5",
     "projected_recipients": [],
     "legal_bases": [],
 }
