@@ -164,6 +164,12 @@ def plan_acls(
             allow(hub, "TOPIC", name, "LITERAL", "WRITE", "DESCRIBE", "CREATE",
                   "DESCRIBE_CONFIGS")
             allow(authority_principal(deciding.id), "TOPIC", name, "LITERAL", "READ", "DESCRIBE")
+            # its notices (decisions) for the applicants: the authority writes, the hub reads
+            notices = topics.notices(deciding.id)
+            allow(hub, "TOPIC", notices, "LITERAL", "READ", "DESCRIBE", "CREATE",
+                  "DESCRIBE_CONFIGS")
+            allow(authority_principal(deciding.id), "TOPIC", notices, "LITERAL", "WRITE",
+                  "DESCRIBE")
     # the Faust app id: consumer group, transactional ids and internal topics
     group = settings.consumer_group
     allow(hub, "GROUP", group, "PREFIXED", "READ", "DESCRIBE")

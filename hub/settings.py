@@ -110,6 +110,13 @@ class Settings(BaseSettings):
         description="k: a mobility cell is published only with at least this many "
         "households in it; smaller ones are coarsened or suppressed.",
     )
+    portal_payment_timeout: str = Field(
+        default="7d",
+        pattern=r"^\s*\d+(\.\d+)?\s*(ms|s|m|h|d)?\s*$",
+        description="How long a service portal application with a fee waits for its "
+        "payment before it is rejected (PAYMENT_TIMEOUT), e.g. 7d, 2h, 30s "
+        "(docs/serviceportal.md).",
+    )
     topic_prefix: str = Field(
         default="",
         pattern=r"^[A-Za-z0-9._-]*$",
@@ -201,6 +208,10 @@ class Settings(BaseSettings):
     @property
     def stats_window_seconds(self) -> float:
         return duration_seconds(self.stats_window)
+
+    @property
+    def portal_payment_timeout_seconds(self) -> float:
+        return duration_seconds(self.portal_payment_timeout)
 
     @property
     def embedded(self) -> bool:

@@ -12,6 +12,7 @@
 | ``xoev.stats.mobility``        | window + cell       | Avro MobilityCount (compacted) |
 | ``xoev.applications.<authority>`` | application id   | Avro application event (portal) |
 | ``xoev.status.applications``   | application id      | Avro ApplicationStatus (compacted) |
+| ``xoev.notices.<authority>``   | application id      | JSON notice from the authority (portal) |
 
 ``prefix`` (setting ``HUB_TOPIC_PREFIX``, empty by default) is prepended to every
 name so that test runs or staging tenants can share one cluster.
@@ -85,6 +86,15 @@ class TopicNames:
     def status_applications(self) -> str:
         """Every step of every portal application, latest per id kept (compacted)."""
         return f"{self.prefix}xoev.status.applications"
+
+    def notices(self, authority_id: str) -> str:
+        """Notices (decisions) an authority writes for the portal's applicants (hub.portal)."""
+        return f"{self.prefix}xoev.notices.{authority_id}"
+
+    def authority_of_notices(self, topic: str) -> str | None:
+        """The authority id of a notices topic name, or None if it is not one."""
+        head = f"{self.prefix}xoev.notices."
+        return topic[len(head):] if topic.startswith(head) else None
 
     def authority_of_inbound(self, topic: str) -> str | None:
         """The authority id of an inbound topic name, or None if it is not one."""

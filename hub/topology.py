@@ -22,6 +22,8 @@ xoev.schemas           compacted   the latest schema per fingerprint, kept forev
 xoev.stats.mobility    compacted   the latest publication of each window and cell
 xoev.applications.<id> 30 days     the portal's applications; authorities read them
 xoev.status.applications compacted the latest state of every portal application
+xoev.notices.<id>      7 days      notices an authority writes for its applicants
+<group>-portal-pending compacted   forms waiting for their payment (tombstoned after)
 =====================  ==========  ==================================================
 """
 
@@ -148,9 +150,11 @@ def _base_configs(settings: Settings, retention_days: int | None) -> dict[str, s
 
 
 def _portal_topics(settings: Settings, region: Region, spec: Any) -> list[TopicSpec]:
-    """The service portal's topics (hub.portal): one application topic per authority
-    that decides a service of the region's catalogue, and the compacted status topic."""
+    """The service portal's topics (hub.portal): one application topic and one notices
+    topic per authority that decides a service of the region's catalogue, the compacted
+    status topic and the worker's internal compacted topic of pending forms."""
     from hub.portal.catalog import Catalogue
+    from hub.portal.status import pending_topic_name
 
     catalogue = Catalogue.of_region(region)
     if catalogue is None:
@@ -160,9 +164,18 @@ def _portal_topics(settings: Settings, region: Region, spec: Any) -> list[TopicS
         spec(names.applications(a.id), "out", f"service portal applications to {a.id}")
         for a in catalogue.deciding_authorities()
     ]
+    topics += [
+        spec(names.notices(a.id), "inbound", f"notices {a.id} writes for its applicants")
+        for a in catalogue.deciding_authorities()
+    ]
     topics.append(TopicSpec(names.status_applications, settings.topic_partitions,
                             settings.replication_factor, _base_configs(settings, None),
                             "every step of the portal's applications (compacted)"))
+    topics.append(TopicSpec(pending_topic_name(settings.consumer_group),
+                            settings.topic_partitions, settings.replication_factor,
+                            _base_configs(settings, None),
+                            "forms of portal applications waiting for their payment "
+                            "(internal, compacted)"))
     return topics
 
 
@@ -271,7 +284,8 @@ def _apply(admin: Any, settings: Settings, wanted: list[TopicSpec], dry_run: boo
     if existing:
         outcomes.update(_reconcile(admin, existing, dry_run))
     names = TopicNames(settings.topic_prefix)
-    ours = (names.inbound(""), f"{settings.topic_prefix}xoev.out.", names.applications(""))
+    ours = (names.inbound(""), f"{settings.topic_prefix}xoev.out.", names.applications(""),
+            names.notices(""))
     wanted_names = {t.name for t in wanted}
     unlisted = tuple(sorted(
         name for name in present

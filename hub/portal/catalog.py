@@ -19,7 +19,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from hub._config import describe_validation_error, read_toml
 from hub.errors import ConfigError
@@ -29,7 +36,9 @@ __all__ = [
     "TRUST_LEVELS",
     "Catalogue",
     "IdentityConfig",
+    "PaymentConfig",
     "PortalConfig",
+    "PostfachConfig",
     "Service",
     "TrustLevel",
 ]
@@ -73,18 +82,63 @@ class IdentityConfig(_Model):
     leeway_seconds: int = Field(default=30, ge=0, le=300)
 
 
-class PortalConfig(_Model):
+def _hex_digests(value: list[str]) -> list[str]:
+    for item in value:
+        if len(item) != 64 or any(c not in "0123456789abcdef" for c in item.lower()):
+            raise ValueError("each entry must be a SHA-256 hex digest (64 hex digits)")
+    return [v.lower() for v in value]
+
+
+class PaymentConfig(_Model):
+    """The ePayment provider's notifications (``POST /v1/payments/notifications``)."""
+
     token_sha256: list[str] = Field(default_factory=list)
     token_env: str | None = None
-    identity: IdentityConfig
 
     @field_validator("token_sha256")
     @classmethod
     def _hex(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if len(item) != 64 or any(c not in "0123456789abcdef" for c in item.lower()):
-                raise ValueError("each entry must be a SHA-256 hex digest (64 hex digits)")
-        return [v.lower() for v in value]
+        return _hex_digests(value)
+
+
+class PostfachConfig(_Model):
+    """The Postfach sink: notices to the applicant's Postfach (signed as webhook v2)."""
+
+    url: str = Field(min_length=1, description="https://, or http:// on this host.")
+    secret_env: str = Field(min_length=1, description="Env variable with the HMAC secret.")
+    allow_http: bool = False
+    timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    attempts: int = Field(default=5, ge=1, le=20)
+    backoff_seconds: float = Field(default=1.0, ge=0, le=300)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("url must start with http:// or https://")
+        return value
+
+    @model_validator(mode="after")
+    def _tls(self) -> PostfachConfig:
+        from hub.adapters.webhook import _loopback
+
+        if self.url.startswith("http://") and not self.allow_http and not _loopback(self.url):
+            raise ValueError("url must use https:// for another host (or set allow_http: "
+                             "notices would travel unencrypted)")
+        return self
+
+
+class PortalConfig(_Model):
+    token_sha256: list[str] = Field(default_factory=list)
+    token_env: str | None = None
+    identity: IdentityConfig
+    payment: PaymentConfig | None = None
+    postfach: PostfachConfig | None = None
+
+    @field_validator("token_sha256")
+    @classmethod
+    def _hex(cls, value: list[str]) -> list[str]:
+        return _hex_digests(value)
 
 
 class CatalogueFile(_Model):

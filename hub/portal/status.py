@@ -27,13 +27,16 @@ __all__ = [
     "ApplicationState",
     "ApplicationStore",
     "Step",
+    "iso_seconds",
+    "pending_topic_name",
     "request_digest",
 ]
 
 #: The steps of an application, in the order they can happen.
-STATUSES = ("received", "awaiting_payment", "forwarded", "rejected", "decided",
-            "notice_delivered")
-FINAL = frozenset({"rejected", "notice_delivered"})
+STATUSES = ("received", "awaiting_payment", "paid", "forwarded", "rejected", "decided",
+            "notice_delivered", "notice_failed")
+#: nothing follows these steps
+FINAL = frozenset({"notice_delivered", "notice_failed"})
 
 STATUS_SCHEMA: dict[str, Any] = {
     "type": "record",
@@ -47,7 +50,8 @@ STATUS_SCHEMA: dict[str, Any] = {
         {"name": "ags", "type": "string"},
         {"name": "authority", "type": ["null", "string"], "default": None},
         {"name": "status", "type": "string",
-         "doc": "received, awaiting_payment, forwarded, rejected, decided, notice_delivered"},
+         "doc": "received, awaiting_payment, paid, forwarded, rejected, decided, "
+                "notice_delivered, notice_failed"},
         {"name": "reason", "type": ["null", "string"], "default": None,
          "doc": "a stable code when rejected"},
         {"name": "applicant_id", "type": "string",
@@ -67,6 +71,18 @@ STATUS_SCHEMA: dict[str, Any] = {
     ],
 }
 STATUS_CODEC = SingleObjectCodec(STATUS_SCHEMA)
+
+
+def pending_topic_name(consumer_group: str) -> str:
+    """The worker's internal compacted topic of applications waiting for their payment
+    (key: application id, value: the form data as JSON; tombstoned when released or
+    rejected). Internal: no authority reads it."""
+    return f"{consumer_group}-portal-pending"
+
+
+def iso_seconds(text: str) -> float:
+    """Unix seconds of an ISO 8601 time written by :func:`now_iso`."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 def now_iso() -> str:
@@ -124,6 +140,16 @@ class ApplicationState:
     def reached(self, status: str) -> bool:
         return any(s.status == status for s in self.history)
 
+    def at(self, status: str) -> str | None:
+        """When the first step ``status`` happened (ISO 8601), or None."""
+        return next((s.at for s in self.history if s.status == status), None)
+
+    @property
+    def reference(self) -> str:
+        """What the ePayment provider's notifications name: the payment reference the
+        portal sent, else the application id."""
+        return self.payment_reference or self.application_id
+
     def record(self) -> dict[str, Any]:
         last = self.history[-1]
         return {
@@ -167,6 +193,7 @@ class ApplicationStore:
 
     def __init__(self) -> None:
         self._states: dict[str, ApplicationState] = {}
+        self._references: dict[str, str] = {}
 
     def __len__(self) -> int:
         return len(self._states)
@@ -179,11 +206,24 @@ class ApplicationStore:
         known = self._states.get(state.application_id)
         if known is None or len(state.history) >= len(known.history):
             self._states[state.application_id] = state
+            if state.fee_cents is not None:
+                self._references.setdefault(state.reference, state.application_id)
+
+    def by_reference(self, reference: str) -> ApplicationState | None:
+        """The application with a fee whose payment reference is ``reference``."""
+        application_id = self._references.get(reference)
+        return self._states.get(application_id) if application_id is not None else None
+
+    def states(self) -> list[ApplicationState]:
+        return list(self._states.values())
 
     def apply_record(self, key: bytes | None, value: bytes | None) -> None:
         """One record read from the status topic (a tombstone forgets the id)."""
         if value is None:
             if key is not None:
-                self._states.pop(key.decode("utf-8", "replace"), None)
+                gone = self._states.pop(key.decode("utf-8", "replace"), None)
+                if gone is not None and self._references.get(gone.reference) == \
+                        gone.application_id:
+                    del self._references[gone.reference]
             return
         self.put(ApplicationState.decode(value))

@@ -20,6 +20,7 @@ import yaml
 from hub.acl import CLUSTER_NAME, AclBinding, allowed, plan_acls
 from hub.exchanges import exchange_topic_name
 from hub.mobility import moves_topic_name
+from hub.portal.status import pending_topic_name
 from hub.region import Region
 from hub.settings import DEFAULT_CONFIG_DIR, Settings
 from hub.topics import TopicNames
@@ -155,6 +156,9 @@ def expected_topics(ids: list[str]) -> set[str]:
     assert catalogue is not None
     topics.add(names.status_applications)
     topics |= {names.applications(a.id) for a in catalogue.deciding_authorities()}
+    # its notices (decisions) and the pending forms (decision 0019)
+    topics |= {names.notices(a.id) for a in catalogue.deciding_authorities()}
+    topics.add(pending_topic_name("xoev-hub"))
     return topics
 
 
@@ -239,8 +243,11 @@ def test_authorities_write_only_their_inbound_and_read_only_their_outbound_and_s
         if names.applications(authority) in topics:  # it decides a portal service
             own_out.add(names.applications(authority))
         for topic in topics:
+            # its inbound topic, and its notices topic when it decides a portal service
             assert allowed(bindings, me, "TOPIC", topic, "WRITE") == (
                 topic == names.inbound(authority)
+                or (topic == names.notices(authority) and names.applications(authority)
+                    in topics)
             )
             # its own outbound, and the Avro writer schemas (no personal data)
             readable = own_out | {names.schemas}

@@ -12,9 +12,7 @@ no token reaches a log line, a metric or an audit record.
 from __future__ import annotations
 
 import json
-import socket
 import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,7 @@ from hub.region import Region
 from hub.topics import TopicNames
 from tests.worker.harness import WorkerProcess, drain, hub_env
 
-from .helpers import TOKEN_ENV, PortalSetup
+from .helpers import Client, PortalSetup, free_port
 
 pytestmark = pytest.mark.kafka
 
@@ -38,46 +36,6 @@ FORM = {"art": "erweitert", "familienname": "Grünewald-Öztürk", "vornamen": "
         "geburtsdatum": "1979-11-23", "zweck": "Eheschließung in Solingen",
         "anzahl": 2, "zustellung": "postfach"}
 PERSONAL = ("Grünewald-Öztürk", "Maëlle Jördis", "1979-11-23", "Eheschließung")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class Client:
-    """The portal's side of the contract, with urllib."""
-
-    def __init__(self, port: int, token: str) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        self.token = token
-
-    def call(self, method: str, path: str, body: Any = None,
-             token: str | None = None) -> tuple[int, dict[str, Any]]:
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base + path, data=data, method=method)
-        request.add_header("Content-Type", "application/json")
-        if (token or self.token) != "":
-            request.add_header("Authorization", f"Bearer {token or self.token}")
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
-
-    def wait_ready(self, worker: WorkerProcess, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert worker.alive(), worker.log_text()[-3000:]
-            try:
-                status, _ = self.call("GET", "/v1/applications/probe")
-                if status == 404:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError("portal not ready: " + worker.log_text()[-3000:])
 
 
 def test_portal_applications_end_to_end(
@@ -91,7 +49,7 @@ def test_portal_applications_end_to_end(
     port = free_port()
     env = hub_env(kafka_bootstrap, topic_prefix, HUB_REGION_FILE=str(setup.region_file),
                   HUB_WEB_PORT=str(port), HUB_LOG_LEVEL="DEBUG",
-                  HUB_STATE_DIR=str(tmp_path / "state"), **{TOKEN_ENV: setup.token})
+                  HUB_STATE_DIR=str(tmp_path / "state"), **setup.env())
     worker = WorkerProcess(env, tmp_path / "worker.log").start()
     client = Client(port, setup.token)
     try:

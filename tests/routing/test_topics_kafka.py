@@ -27,13 +27,14 @@ TOPICS = 3 * 18 + 5
 
 
 def with_portal(region: Region) -> int:
-    """TOPICS plus the service portal's: an application topic per deciding authority
-    and the status topic (hub.portal, decision 0016)."""
+    """TOPICS plus the service portal's prefixed topics: an application and a notices
+    topic per deciding authority and the status topic (hub.portal, decisions 0016 and
+    0019; its internal pending topic is named by the consumer group, unprefixed here)."""
     from hub.portal.catalog import Catalogue
 
     catalogue = Catalogue.of_region(region)
     assert catalogue is not None
-    return TOPICS + len(catalogue.deciding_authorities()) + 1
+    return TOPICS + 2 * len(catalogue.deciding_authorities()) + 1
 
 
 def describe(settings: Settings, names: list[str]) -> tuple[dict[str, int], dict[str, dict]]:
@@ -75,6 +76,10 @@ def test_apply_creates_every_topic_with_its_configs_then_is_a_noop(
     assert catalogue is not None
     expected |= {f"{p}xoev.applications.{a.id}" for a in catalogue.deciding_authorities()}
     expected.add(f"{p}xoev.status.applications")
+    # the authorities' notices to their applicants, the pending forms (decision 0019)
+    expected |= {f"{p}xoev.notices.{a.id}" for a in catalogue.deciding_authorities()}
+    if kafka_settings.consumer_group.startswith(p):
+        expected.add(f"{kafka_settings.consumer_group}-portal-pending")
     # the mobility agent's moves topic carries no test prefix: created by the first test only
     created = [t for t in report.created if t.startswith(p)]
     assert set(created) == expected
@@ -106,9 +111,10 @@ def test_apply_creates_every_topic_with_its_configs_then_is_a_noop(
     again = apply_topics(kafka_settings, region)
     assert not again.changed
     assert {t for t in again.existing if t.startswith(p)} == expected
-    # the prefixed ones, the mobility agent's moves topic and the exchanges agent's input
+    # the prefixed ones, the mobility agent's moves topic, the exchanges agent's input
+    # and the portal's pending forms (the consumer group carries no test prefix)
     n = len(again.topics)
-    assert n == len(expected) + 2
+    assert n == len(expected) + 2 + (not kafka_settings.consumer_group.startswith(p))
     assert again.summary() == f"{n} topics: 0 created, 0 updated, {n} unchanged (nothing to do)"
 
 
@@ -193,17 +199,18 @@ def test_removed_authority_is_reported_not_deleted(
     smaller = Region.load(write("region.toml", text[:cut] + text[end:]))
     report = apply_topics(kafka_settings, smaller)
     assert len(smaller.authorities) == len(region.authorities) - 1
-    # its three topics and its service portal application topic
-    assert len(report.topics) == len(apply_topics(kafka_settings, region).topics) - 4
+    # its three topics and its service portal application and notices topics
+    assert len(report.topics) == len(apply_topics(kafka_settings, region).topics) - 5
     assert not report.changed
     p = kafka_settings.topic_prefix
     assert report.unlisted == (
         f"{p}xoev.applications.remscheid.auslaenderbehoerde",
         f"{p}xoev.in.remscheid.auslaenderbehoerde",
+        f"{p}xoev.notices.remscheid.auslaenderbehoerde",
         f"{p}xoev.out.remscheid.auslaenderbehoerde.avro",
         f"{p}xoev.out.remscheid.auslaenderbehoerde.xml",
     )
-    assert len(report.warnings) == 4
+    assert len(report.warnings) == 5
 
 
 def test_cli_apply_twice_and_a_fourth_city(
