@@ -111,3 +111,65 @@ def test_no_personal_data_in_logs_metrics_or_audit(
     for where, text in (("log", log_text), ("metrics", metrics_text), ("audit", audit_text)):
         leaked = sorted(value for value in secrets if value in text)
         assert not leaked, f"personal data in the {where}: {leaked[:5]}"
+
+
+def test_no_form_data_token_or_subject_in_logs_metrics_or_audit_of_a_portal_flow(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Any
+) -> None:
+    """A portal flow (applied, paid, forwarded, answered, notice delivered; a wrong
+    amount rejected with its notice): no form value, no token or secret and no subject
+    id in the worker's log, its metrics or the audit records."""
+    from tests.portal.helpers import Client, PortalSetup, Postfach
+    from tests.worker.harness import WorkerProcess, hub_env
+
+    form = {"art": "erweitert", "familienname": "Şahin-Lindqvist", "vornamen": "Ånneliese",
+            "geburtsdatum": "1971-07-14", "zweck": "Rentenantrag bei der Kasse",
+            "anzahl": 2, "zustellung": "postfach"}
+    subject = "bund-id:c0ffee-4711"
+    names = TopicNames(topic_prefix)
+    with Postfach(secret="") as postfach:
+        setup = PortalSetup(tmp_path / "portal", free=(), postfach_url=postfach.url)
+        postfach.secret = setup.postfach_secret
+        setup.write()
+        port = free_port()
+        env = hub_env(kafka_bootstrap, topic_prefix, HUB_REGION_FILE=str(setup.region_file),
+                      HUB_WEB_PORT=str(port), HUB_LOG_LEVEL="DEBUG",
+                      HUB_STATE_DIR=str(tmp_path / "state"), **setup.env())
+        worker = WorkerProcess(env, tmp_path / "worker.log").start()
+        client, provider = Client(port, setup.token), Client(port, setup.payment_token)
+        assertion = setup.assertion(subject=subject)
+        try:
+            client.wait_ready(worker)
+            for app_id in ("P-1", "P-2"):
+                status, _ = client.call("POST", "/v1/applications", {
+                    "service": "meldebescheinigung", "ags": "05122000",
+                    "application_id": app_id, "identity": assertion, "form": form})
+                assert status == 202
+            for app_id, amount in (("P-1", "10.00"), ("P-2", "1.00")):
+                status, _ = provider.call("POST", "/v1/payments/notifications", {
+                    "transaction_id": f"TX-{app_id}", "reference": app_id,
+                    "amount": amount, "status": "PAYED"})
+                assert status == 200
+            produce(kafka_bootstrap, [(names.notices("solingen.meldebehoerde"), b"P-1",
+                                       json.dumps({"application_id": "P-1",
+                                                   "text": "Bescheid für Şahin-Lindqvist"})
+                                       .encode())])
+            assert postfach.wait_for("P-1")["recipient"] == subject  # the Postfach's address
+            assert postfach.wait_for("P-2")["kind"] == "rejection"
+            metrics_text = client.metrics()
+            assert "xoev_hub_portal_notices_total" in metrics_text
+            out = drain(kafka_bootstrap, [names.audit], until={names.audit: 1}, timeout=30)
+            audit_text = "\n".join(
+                json.dumps(AUDIT_CODEC.decode(r.value), ensure_ascii=False)  # type: ignore[attr-defined]
+                for r in out.records[names.audit])
+            assert '"P-1"' in audit_text
+        finally:
+            worker.stop()
+        log_text = worker.log_text()
+    assert '"event":"notice_delivered"' in log_text
+    secrets_ = [*(str(v) for k, v in form.items() if k != "anzahl"), subject, assertion,
+                assertion.split(".")[1], setup.token, setup.payment_token,
+                setup.postfach_secret, "Bescheid für"]
+    for where, text in (("log", log_text), ("metrics", metrics_text), ("audit", audit_text)):
+        leaked = [s for s in secrets_ if s in text]
+        assert not leaked, f"{where} carries {leaked}"
