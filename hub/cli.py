@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "stats": ("hub.commands.stats", "published statistics: stats mobility (from → to matrix, PNG)"),
     "aktenplan": ("hub.commands.aktenplan", "file plan: publish (xdomea 0301), status (0302)"),
     "exchanges": ("hub.commands.exchanges", "xdomea exchanges tracked to their answer (list)"),
+    "portal": ("hub.commands.portal", "simulated service portal citizens (setup, simulate)"),
     "bench": ("hub.commands.bench", "run the benchmarks in bench/"),
 }
 

@@ -11,7 +11,8 @@ import pytest
 from hub.cli import COMMANDS, main
 
 CONTRACT = ["doctor", "kafka", "topics", "worker", "demo", "simulate", "send", "validate",
-            "convert", "schemas", "routes", "dlq", "stats", "aktenplan", "exchanges", "bench"]
+            "convert", "schemas", "routes", "dlq", "stats", "aktenplan", "exchanges", "portal",
+            "bench"]
 
 
 def test_help_lists_every_contract_command(capsys: pytest.CaptureFixture[str]) -> None:
