@@ -23,7 +23,7 @@ from kafka.errors import (
 )
 from security_fixtures import SecuredBroker
 
-from hub.acl import apply_acls, plan_acls, upsert_scram_users
+from hub.acl import AclBinding, apply_acls, plan_acls, upsert_scram_users
 from hub.kafka_client import admin_config, consumer_config, producer_config
 from hub.region import Region
 from hub.settings import Settings
@@ -114,6 +114,26 @@ def test_apply_acls_is_idempotent(plan_applied: tuple[int, int]) -> None:
     first, second = plan_applied
     assert first > 0
     assert second == 0
+
+
+def test_apply_acls_leaves_bindings_outside_the_plan_alone(
+    world: World, plan_applied: object
+) -> None:
+    """docs/security.md: revoking is a deliberate act, applying the plan never does it."""
+    settings = world.settings(HUB)
+    plan = plan_acls(Region.load(settings.region_file), settings, f"User:{HUB}", f"User:{OPS}")
+    outside = AclBinding(f"User:outsider-{uuid.uuid4().hex[:6]}", "TOPIC",
+                         f"{world.prefix}outside", "LITERAL", "READ")
+    assert outside not in plan
+    admin = KafkaAdminClient(**admin_config(world.broker.admin_settings()))
+    try:
+        assert len(apply_acls(admin, [outside]).created) == 1
+        again = apply_acls(admin, plan)
+        kept = apply_acls(admin, [outside])
+    finally:
+        admin.close()
+    assert again.created == () and again.present == len(plan)
+    assert kept.created == () and kept.present == 1  # still there after the plan ran
 
 
 def test_the_flow_works_for_the_right_principals(world: World, plan_applied: object) -> None:
