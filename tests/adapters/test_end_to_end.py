@@ -250,7 +250,7 @@ def test_a_start_that_fails_leaves_nothing_running(kafka_settings: Settings,
     async def scenario() -> None:
         with pytest.raises(ConfigError, match="KIT_UNSET_TOKEN_VAR is not set"):
             await runtime.start()
-        assert runtime._producer is None  # stopped again
+        assert runtime._producers == {}  # every producer stopped again
         inbox = runtime.sources[0].source
         assert getattr(inbox, "_task", None) is None  # the inbox poller was stopped
 
