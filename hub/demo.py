@@ -6,26 +6,38 @@ process and the simulator, and renders every second what the worker's own
 duplicates, rate and end-to-end latency, and the top flows of the newest mobility
 window the worker published to ``xoev.stats.mobility`` during the demo. The
 demo's worker runs with ``HUB_STATS_WINDOW=30s`` unless the variable is set, so
-windows close within the demo. Ctrl-C (or ``--duration``) stops everything it
-started, leaving no process behind.
+windows close within the demo. The worker also takes the service portal's
+applications: the demo writes a portal setup (:mod:`hub.portal.simulate`) to its
+temporary folder, starts the worker with it (``HUB_PORTAL_PAYMENT_TIMEOUT=20s``
+unless set) and plays a few citizens, their payments, Postfach and authorities;
+the view shows the steps their applications reached on ``xoev.status.applications``.
+Ctrl-C (or ``--duration``) stops everything it started, leaving no process behind.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
 from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hub.mobility_view import MobilityWindow, MobilityWindows, place, place_names
 from hub.region import Region
 from hub.settings import Settings
+
+if TYPE_CHECKING:
+    from hub.portal.catalog import Catalogue
+    from hub.portal.simulate import Citizen, Outcome, PortalSetup, PortalSimulation
 
 CLEAR = "\x1b[H\x1b[2J"
 
@@ -48,6 +60,41 @@ LATENCY_WINDOW = 1000
 #: closes 45 s after it starts (plus the agent's tick), within a 60-90 s demo; at the
 #: default 20 msg/s it holds about 240 moves, enough households for k = 5 per city pair.
 DEMO_STATS_WINDOW = "30s"
+#: The demo worker's HUB_PORTAL_PAYMENT_TIMEOUT unless the variable is set: an
+#: abandoned application is rejected (and its notice delivered) within the demo.
+DEMO_PAYMENT_TIMEOUT = "20s"
+#: simulated citizens per second applying through the portal
+PORTAL_RATE = 1.0
+#: the steps the portal block counts (applications that reached each), in order
+PORTAL_STEPS = (("received", "received"), ("awaiting_payment", "awaiting payment"),
+                ("forwarded", "forwarded"), ("notice_delivered", "notice delivered"),
+                ("rejected", "rejected"))
+
+
+@dataclass
+class PortalView:
+    """What the portal block shows: steps reached per application (read from
+    ``xoev.status.applications``) and the simulated citizens' outcomes."""
+
+    citizens: int = 0
+    applied: int = 0
+    as_intended: int = 0
+    otherwise: int = 0
+    refused: int = 0
+    reached: dict[str, set[str]] = field(default_factory=dict)
+    error: str | None = None
+
+    def lines(self) -> list[str]:
+        head = (f"service portal: {self.applied} of {self.citizens} simulated citizens applied, "
+                f"{self.as_intended} settled as intended, {self.otherwise} otherwise "
+                "(steps reached on xoev.status.applications)")
+        counts = {step: sum(step in steps for steps in self.reached.values())
+                  for step, _ in PORTAL_STEPS}
+        row = "   ".join(f"{label} {counts[step]}" for step, label in PORTAL_STEPS)
+        lines = [head, f"  {row}   refused at the endpoint {self.refused}"]
+        if self.error:
+            lines.append(f"  the portal simulation stopped: {self.error}")
+        return lines
 
 
 class Latencies:
@@ -137,6 +184,7 @@ def render(
     metrics_url: str,
     latency: tuple[float, float, int] | None = None,
     mobility: list[str] | None = None,
+    portal: list[str] | None = None,
 ) -> str:
     if latency is None:
         measured = "send → audit record: no delivery yet"
@@ -161,6 +209,8 @@ def render(
         lines.append(f"  {src:>14} → {dst:<14} {n:>8.0f}")
     if mobility:
         lines += ["", *mobility]
+    if portal:
+        lines += ["", *portal]
     if snap.dead_by_code:
         lines += ["", "dead letters by reason"]
         for code, n in sorted(snap.dead_by_code.items(), key=lambda kv: -kv[1]):
@@ -187,6 +237,7 @@ class Demo:
         seed: int,
         faults: float,
         out: Callable[[str], None],
+        citizens: int = 12,
     ) -> None:
         self.settings = settings
         self.rate = rate
@@ -201,6 +252,15 @@ class Demo:
         self.stats_window = os.environ.get("HUB_STATS_WINDOW", "").strip() or DEMO_STATS_WINDOW
         self.mobility = MobilityWindows()
         self.mobility_lock = threading.Lock()
+        self.citizens = citizens
+        self.payment_timeout = (os.environ.get("HUB_PORTAL_PAYMENT_TIMEOUT", "").strip()
+                                or DEMO_PAYMENT_TIMEOUT)
+        self.portal_setup: PortalSetup | None = None
+        self.portal_catalogue: Catalogue | None = None
+        self.portal_citizens: list[Citizen] = []
+        self.portal_dir: Path | None = None
+        self.portal = PortalView(citizens=citizens)
+        self.portal_lock = threading.Lock()
 
     def start_broker(self) -> None:
         if not self.settings.embedded:
@@ -219,6 +279,8 @@ class Demo:
         log_dir.mkdir(parents=True, exist_ok=True)
         log = open(log_dir / "demo-worker.log", "ab")  # noqa: SIM115 - handed to the child
         env = dict(os.environ, HUB_STATS_WINDOW=self.stats_window)
+        if self.portal_setup is not None:
+            env.update(self.portal_setup.worker_env())
         self.worker = subprocess.Popen(
             [sys.executable, "-m", "hub", "worker"],
             env=env,
@@ -306,6 +368,112 @@ class Demo:
         finally:
             consumer.close()
 
+    def setup_portal(self) -> None:
+        """A portal setup in the demo's temporary folder (the worker is started with
+        it): simulated identity provider, tokens, Postfach on a free loopback port."""
+        from hub.portal.simulate import PortalSetup, free_port
+
+        if self.citizens <= 0:
+            return
+        self.portal_dir = Path(tempfile.mkdtemp(prefix="xoev-hub-demo-portal-"))
+        self.portal_setup = PortalSetup(
+            self.portal_dir, free=(),
+            postfach_url=f"http://127.0.0.1:{free_port()}/postfach",
+            postfach_attempts=5, postfach_backoff_seconds=0.5,
+            region_source=self.settings.region_file, payment_timeout=self.payment_timeout,
+        ).save()
+        from hub.portal.catalog import Catalogue
+        from hub.portal.simulate import plan_citizens
+
+        catalogue = Catalogue.of_region(Region.load(self.portal_setup.region_file))
+        assert catalogue is not None
+        self.portal_catalogue = catalogue
+        self.portal_citizens = plan_citizens(catalogue, self.citizens, self.seed)
+
+    def simulate_portal(self) -> None:
+        """A small portal simulation alongside the XÖV traffic (its lines are not
+        printed: the view counts them)."""
+        from hub.errors import HubError
+        from hub.portal.simulate import PortalSimulation
+
+        setup, catalogue = self.portal_setup, self.portal_catalogue
+        assert setup is not None and catalogue is not None
+        citizens = self.portal_citizens
+        try:
+            def settled(outcome: Outcome) -> None:
+                with self.portal_lock:
+                    if outcome.ok:
+                        self.portal.as_intended += 1
+                    else:
+                        self.portal.otherwise += 1
+                    self.portal.refused += outcome.refusal is not None
+
+            simulation = PortalSimulation(
+                self.settings, setup, citizens, catalogue,
+                url=f"http://{self.settings.web_host}:{self.settings.web_port}",
+                rate=PORTAL_RATE, stop=self.stop_event, on_outcome=settled,
+            )
+            watcher = threading.Thread(target=self._count_applied, args=(simulation,),
+                                       daemon=True, name="portal-count")
+            # the citizens start once the worker delivers XÖV traffic: its start-up
+            # (consumer group joins) is not slowed by the portal's requests
+            deadline = time.monotonic() + 60
+            while self.latencies.quantiles() is None and time.monotonic() < deadline:
+                if self.stop_event.wait(0.2):
+                    return
+            watcher.start()
+            simulation.run(ready_timeout=180)
+        except (HubError, OSError) as exc:
+            if not self.stop_event.is_set():
+                with self.portal_lock:
+                    self.portal.error = str(exc).splitlines()[0][:160]
+
+    def _count_applied(self, simulation: PortalSimulation) -> None:
+        while not self.stop_event.wait(0.5):
+            with self.portal_lock:
+                self.portal.applied = simulation.sent
+
+    def watch_portal(self) -> None:
+        """Read the steps of this demo's applications (from the status topic's end at
+        the start; an earlier run's applications are not counted)."""
+        from kafka import KafkaConsumer, TopicPartition
+
+        from hub.kafka_client import consumer_config
+        from hub.portal.status import ApplicationState
+        from hub.topics import TopicNames
+
+        topic = TopicNames(self.settings.topic_prefix).status_applications
+        ours = {c.application_id for c in self.portal_citizens}  # not an earlier run's
+        consumer = KafkaConsumer(**consumer_config(self.settings), group_id=None,
+                                 enable_auto_commit=False)
+        try:
+            found = consumer.partitions_for_topic(topic) or set()
+            partitions = [TopicPartition(topic, p) for p in sorted(found)]
+            consumer.assign(partitions)
+            consumer.seek_to_end(*partitions)
+            while not self.stop_event.is_set():
+                for records in consumer.poll(timeout_ms=200).values():
+                    for record in records:
+                        if record.value is None:
+                            continue
+                        try:
+                            state = ApplicationState.decode(record.value)
+                        except Exception:
+                            continue
+                        if state.application_id not in ours:
+                            continue
+                        with self.portal_lock:
+                            self.portal.reached.setdefault(state.application_id, set()).update(
+                                s.status for s in state.history)
+        finally:
+            consumer.close()
+
+    def portal_view(self) -> list[str] | None:
+        if self.portal_setup is None:
+            return None
+        with self.portal_lock:
+            return self.portal.lines()
+
     def mobility_view(self, names: dict[str, str]) -> list[str]:
         with self.mobility_lock:
             window = self.mobility.latest(complete=True)
@@ -331,11 +499,20 @@ class Demo:
         region = Region.load(self.settings.region_file)
         self.start_broker()
         apply_topics(self.settings, region)
+        self.setup_portal()
         self.start_worker()
         watcher = threading.Thread(target=self.watch_audit, name="audit-watch", daemon=True)
         watcher.start()
         stats = threading.Thread(target=self.watch_stats, name="stats-watch", daemon=True)
         stats.start()
+        portal_threads: list[threading.Thread] = []
+        if self.portal_setup is not None:
+            portal_threads = [
+                threading.Thread(target=self.watch_portal, name="portal-watch", daemon=True),
+                threading.Thread(target=self.simulate_portal, name="portal-sim", daemon=True),
+            ]
+            for thread in portal_threads:
+                thread.start()
         names = place_names(region)
         feeder = threading.Thread(target=self.simulate, name="simulator", daemon=True)
         feeder.start()
@@ -364,6 +541,7 @@ class Demo:
                     + render(
                         snap, rate=rate, sent=self.sent, elapsed=now - started, metrics_url=url,
                         latency=self.latencies.quantiles(), mobility=self.mobility_view(names),
+                        portal=self.portal_view(),
                     )
                 )
         except KeyboardInterrupt:
@@ -373,10 +551,19 @@ class Demo:
             feeder.join(timeout=10)
             watcher.join(timeout=10)
             stats.join(timeout=10)
+            for thread in portal_threads:
+                thread.join(timeout=10)
+            if self.portal_dir is not None:
+                shutil.rmtree(self.portal_dir, ignore_errors=True)
         self.out(
             f"\nstopped: sent {self.sent}, delivered {snap.delivered:.0f}, "
             f"dead letters {snap.deadlettered:.0f}, duplicates {snap.duplicates:.0f}"
         )
+        if self.portal_setup is not None:
+            with self.portal_lock:
+                self.out(f"portal: {self.portal.applied} of {self.citizens} simulated citizens "
+                         f"applied, {self.portal.as_intended} settled as intended, "
+                         f"{self.portal.otherwise} otherwise")
         return 0
 
 

@@ -72,5 +72,21 @@ def test_demo_runs_shows_traffic_and_leaves_no_process(
     assert final, out[-1500:]
     sent, delivered = int(final.group(1)), int(final.group(2))
     assert sent > 100 and delivered > 0
+    # the service portal: simulated citizens' applications, counted by the steps reached
+    portal = re.findall(
+        r"service portal: (\d+) of 12 simulated citizens applied, (\d+) settled as intended, "
+        r"(\d+) otherwise \(steps reached on xoev.status.applications\)\n"
+        r"  received (\d+)   awaiting payment (\d+)   forwarded (\d+)   notice delivered "
+        r"(\d+)   rejected (\d+)   refused at the endpoint (\d+)\n", out)
+    assert portal, out[-3000:]
+    applied, as_intended, otherwise, received, awaiting, forwarded, noticed, _rejected, \
+        refused = (int(x) for x in portal[-1])
+    assert applied >= 4 and received >= 3 and awaiting >= 2 and forwarded >= 1, portal[-1]
+    assert noticed >= 1 and as_intended >= 2 and otherwise == 0, portal[-1]
+    assert received + refused <= applied <= 12
+    assert "the portal simulation stopped" not in out
+    final_portal = re.search(r"portal: (\d+) of 12 simulated citizens applied, (\d+) settled "
+                             r"as intended, 0 otherwise", out)
+    assert final_portal, out[-1500:]
     assert not processes_with(f"HUB_TOPIC_PREFIX={topic_prefix}")
     assert not list(REPO.glob(f"{topic_prefix}*-data")), "Faust data dir in the working folder"
