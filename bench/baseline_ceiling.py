@@ -25,10 +25,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.kafka_client import max_request_bytes
-from hub.region import Region
+from hub.core.region import Region
+from hub.kafka.config import max_request_bytes
+from hub.kafka.topics import TopicNames
 from hub.settings import load_settings
-from hub.topics import TopicNames
 
 MAX_RECORDS = 500
 BATCH_BYTES = 1024 * 1024
@@ -41,7 +41,7 @@ def producer_config(bootstrap: str, max_request: int) -> dict[str, object]:
         "acks": "all",
         "enable_idempotence": True,
         "linger_ms": 5,
-        # a batch must fit the topics' max.message.bytes (see hub.kafka_client)
+        # a batch must fit the topics' max.message.bytes (see hub.kafka.config)
         "max_batch_size": min(BATCH_BYTES, max_request),
         "max_request_size": max(max_request, BATCH_BYTES),
     }

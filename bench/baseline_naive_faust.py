@@ -15,10 +15,10 @@ import tempfile
 import faust
 from lxml import etree
 
-from hub.region import Region
-from hub.schemas import SchemaRegistry
+from hub.core.region import Region
+from hub.core.schemas import SchemaRegistry
+from hub.kafka.topics import TopicNames
 from hub.settings import load_settings
-from hub.topics import TopicNames
 
 prefix, group = sys.argv[1], sys.argv[2]
 settings = load_settings()

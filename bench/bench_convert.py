@@ -45,7 +45,7 @@ def _official_dir() -> Path:
 def _bundled_xmeld() -> Any:
     """The bundled XMeld 25.11a package of the registry, if the registry is there."""
     try:
-        from hub.schemas import SchemaRegistry
+        from hub.core.schemas import SchemaRegistry
     except ImportError:
         return None
     registry = SchemaRegistry.load([REPO / "hub" / "schemas_data" / "xoev"])
@@ -193,7 +193,7 @@ def main() -> int:
             except Exception as exc:  # a set the derivation cannot handle: say so
                 print(f"  {folder.name}: not loaded ({type(exc).__name__}: {exc})"[:160])
     try:
-        from hub.avro.support import registry_packages
+        from hub.core.convert import registry_packages
 
         for package in registry_packages():
             loaded += len(compile_plans(package))

@@ -49,10 +49,10 @@ from kafka import KafkaConsumer, TopicPartition
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from hub.region import Region  # noqa: E402
+from hub.core.region import Region  # noqa: E402
+from hub.kafka.topic_admin import apply_topics  # noqa: E402
+from hub.kafka.topics import TopicNames  # noqa: E402
 from hub.settings import Settings, load_settings  # noqa: E402
-from hub.topics import TopicNames  # noqa: E402
-from hub.topology import apply_topics  # noqa: E402
 
 GOAL_SECONDS = 20.0
 GOAL_RSS_MB = 400.0
@@ -211,8 +211,8 @@ def state_keys(state_dir: Path) -> tuple[int, int]:
 
 def probe_template(settings: Settings) -> tuple[str, bytes]:
     """(inbound topic, payload) of a valid XMeld 0201 between two Meldebehörden."""
-    from hub.samples import generate
-    from hub.schemas import SchemaRegistry
+    from hub.core.schemas import SchemaRegistry
+    from hub.tools.samples import generate
 
     region = Region.load(settings.region_file)
     registry = SchemaRegistry.from_settings(settings)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import time
 
-from hub.filing import FilingPlan
-from hub.pipeline import Pipeline
-from hub.samples import generate
+from hub.core.filing import FilingPlan
+from hub.core.pipeline import Pipeline
+from hub.kafka.headers import filing_headers
 from hub.settings import load_settings
+from hub.tools.samples import generate
 
 
 def best(fn: object, rounds: int) -> float:
@@ -51,7 +52,7 @@ def main() -> None:
         filing = plan.lookup(inspected.package, inspected.message)
         if filing is not None:
             headers = list(base)
-            headers += filing.headers
+            headers += filing_headers(filing)
 
     without = best(lambda: bare.finish(inspected, trace_id="0" * 32), args.rounds)
     with_filing = best(lambda: filed.finish(inspected, trace_id="0" * 32), args.rounds)

@@ -1,4 +1,4 @@
-"""Header reading cost: ``hub.header.read_header`` per message, one core, one run.
+"""Header reading cost: ``hub.core.header.read_header`` per message, one core, one run.
 
 The header reader is on the worker's hot path (after XSD validation, before the
 author check). Cases, each run when its input exists:
@@ -26,11 +26,11 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from hub.header import read_header  # noqa: E402
-from hub.samples import generate  # noqa: E402
-from hub.schemas import SchemaPackage  # noqa: E402
+from hub.core.header import read_header  # noqa: E402
+from hub.core.schemas import SchemaPackage  # noqa: E402
+from hub.core.xmlsafe import Limits, parse_xml  # noqa: E402
 from hub.settings import BUNDLED_SCHEMA_DIR  # noqa: E402
-from hub.xmlsafe import Limits, parse_xml  # noqa: E402
+from hub.tools.samples import generate  # noqa: E402
 
 OFFICIAL = next(
     (p / "shared" / "xoev-official" for p in PROJECT.parents if (p / "shared").is_dir()),

@@ -14,8 +14,8 @@ import argparse
 import time
 from collections.abc import Callable
 
-from hub.region import Region
-from hub.routing import Router, check_author
+from hub.core.region import Region
+from hub.core.routing import Router, check_author
 from hub.settings import DEFAULT_CONFIG_DIR
 
 STANDARDS = ["XMeld", "XPersonenstand", "XAuslaender"]

@@ -1,6 +1,6 @@
 """Validate throughput: the hub's hot path against xmlschema, one core, one run.
 
-Measures ``hub.validation.check`` (hardened parse + identify + libxml2 XSD
+Measures ``hub.core.validation.check`` (hardened parse + identify + libxml2 XSD
 validation) and, as the baseline, xmlschema's validator (``XMLSchema.is_valid``
 on the same bytes, same package, same catalog). Prints msgs/s (wall clock and
 per CPU second of the pinned core), the ratio, a parse/validate breakdown and a
@@ -32,10 +32,10 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from hub.schemas import SchemaPackage, SchemaRegistry, install  # noqa: E402
+from hub.core.schemas import SchemaPackage, SchemaRegistry, install  # noqa: E402
+from hub.core.validation import check  # noqa: E402
+from hub.core.xmlsafe import Limits, parse_xml  # noqa: E402
 from hub.settings import BUNDLED_SCHEMA_DIR  # noqa: E402
-from hub.validation import check  # noqa: E402
-from hub.xmlsafe import Limits, parse_xml  # noqa: E402
 
 OFFICIAL = next(
     (p / "shared" / "xoev-official" for p in PROJECT.parents if (p / "shared").is_dir()),
@@ -113,7 +113,7 @@ def run_case(name: str, package: SchemaPackage, message: Path, seconds: float) -
           f"xmlschema {xmlschema_compile:.1f} s")
     print(f"{'':24} {'msgs/s (wall)':>14} {'msgs/CPU-s':>12}")
     hub_wall, hub_cpu, hub_n = rate(lambda: check(data, registry, limits), seconds)
-    print(f"hub.validation.check     {hub_wall:14,.0f} {hub_cpu:12,.0f}  ({hub_n} msgs)")
+    print(f"hub.core.validation.check     {hub_wall:14,.0f} {hub_cpu:12,.0f}  ({hub_n} msgs)")
     base_wall, base_cpu, base_n = rate(lambda: baseline.is_valid(data), seconds)
     print(f"xmlschema is_valid       {base_wall:14,.0f} {base_cpu:12,.0f}  ({base_n} msgs)")
     root = parse_xml(data, limits)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lxml import etree
 
 from hub.logging import configure_logging, log_event
-from hub.metrics import HubMetrics
+from hub.ops.metrics import HubMetrics
 
 XML = (
     b'<?xml version="1.0" encoding="UTF-8"?><root xmlns="urn:x">'

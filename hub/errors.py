@@ -15,7 +15,7 @@
         ├── AuthorMismatchError    author key does not belong to the sending authority
         ├── MisaddressedError      reader key missing, malformed or unroutable
         ├── ConversionError        content that the Avro plan cannot represent
-        ├── ContainerError         a refused hand-over container or claim check (hub.containers)
+        ├── ContainerError         a refused hand-over container or claim check (xdomea.containers)
         └── DuplicateIdConflict    a remembered (author, nachrichtenUUID), another payload
 
 Every ``MessageError`` carries a stable machine-readable ``code`` (used as the

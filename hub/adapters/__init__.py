@@ -3,6 +3,10 @@
 Public surface: the base classes and messages, the framework wrappers, the
 registry and the runtime. Built-in adapters live in their own modules and are
 loaded through the entry-point group ``xoev_hub.adapters``.
+
+May import: ``hub.errors``, ``hub.settings``, ``hub.logging``, ``hub.core``,
+``hub.kafka`` and ``hub.xdomea`` (hand-over containers). Never ``hub.streams``,
+``hub.ops``, ``hub.portal``, ``hub.tools``, ``hub.cli``.
 """
 
 from hub.adapters.base import (

@@ -28,7 +28,7 @@ from hub.errors import ConfigError
 
 if TYPE_CHECKING:
     from hub.adapters.intake import ContainerIntake
-    from hub.blobstore import BlobStore
+    from hub.xdomea.blobstore import BlobStore
 
 
 class AdapterConfig(BaseModel):
@@ -46,7 +46,7 @@ class InboundMessage:
     reads the header anyway); ``metadata`` holds ids and codes only (a file name,
     a request id), never personal data: it is not forwarded as Kafka headers.
     ``headers`` are contract headers the source sets, sent as Kafka headers: the
-    claim check of a hand-over container (``xoev-container-*``, hub.containers).
+    claim check of a hand-over container (``xoev-container-*``, hub.xdomea.containers).
     """
 
     authority_id: str

@@ -40,9 +40,9 @@ from hub.adapters.base import (
 )
 from hub.adapters.intake import ContainerIntake, Intake, spool_fd
 from hub.adapters.precheck import default_checker
-from hub.blobstore import copy_verified
-from hub.containers import H_CONTAINER_REF, H_CONTAINER_SHA256
 from hub.errors import MessageError, TransientError
+from hub.xdomea.blobstore import copy_verified
+from hub.xdomea.containers import H_CONTAINER_REF, H_CONTAINER_SHA256
 
 log = logging.getLogger(__name__)
 

@@ -45,9 +45,9 @@ from pydantic import Field, field_validator
 
 from hub.adapters.base import AdapterConfig, AdapterContext, Emit, InboundMessage, Source
 from hub.adapters.precheck import Checker, CheckResult, default_checker
-from hub.containers import ZIP_TYPES, looks_like_zip
 from hub.errors import ConfigError, MessageError, TransientError
 from hub.logging import register_secret
+from hub.xdomea.containers import ZIP_TYPES, looks_like_zip
 
 log = logging.getLogger(__name__)
 

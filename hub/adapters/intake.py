@@ -1,13 +1,13 @@
-"""How inbound adapters take a hand-over container (an xdomea ZIP; hub.containers).
+"""How inbound adapters take a hand-over container (an xdomea ZIP; hub.xdomea.containers).
 
 The adapter spools the body or inbox file into a private scratch file of the blob
 store (bounded by ``HUB_CONTAINER_MAX_BYTES``, never held in memory), then
 :meth:`ContainerIntake.take`:
 
-1. checks the container (:func:`hub.containers.check_container`: sizes, bombs,
+1. checks the container (:func:`hub.xdomea.containers.check_container`: sizes, bombs,
    paths, links, duplicates, exactly one xdomea message, only declared files);
 2. validates the message inside with the checker of the XML path
-   (``hub.validation.examine``: parse, identify, XSD, header);
+   (``hub.core.validation.examine``: parse, identify, XSD, header);
 3. only then stores the container in the blob store (content-addressed by the
    authority and its SHA-256) and returns the message with the claim-check headers.
 
@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.adapters.precheck import Checker, CheckResult
-from hub.blobstore import BlobStore, StoredBlob
-from hub.containers import (
+from hub.xdomea.blobstore import BlobStore, StoredBlob
+from hub.xdomea.containers import (
     H_CONTAINER_BYTES,
     H_CONTAINER_REF,
     H_CONTAINER_SHA256,

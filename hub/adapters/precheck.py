@@ -3,16 +3,16 @@
 The worker is the authority on validity (it validates and dead-letters);
 sources check early so that a sender gets an answer at once.
 
-* :func:`default_checker` — hardened parsing (:func:`hub.xmlsafe.parse_xml`:
+* :func:`default_checker` — hardened parsing (:func:`hub.core.xmlsafe.parse_xml`:
   no DTD, no entities, no network, bounded size and depth). Used by the
   directory inbound and by HTTP inbound without a schema registry.
-* :func:`validating_checker` — :func:`hub.validation.examine`, the path the
+* :func:`validating_checker` — :func:`hub.core.validation.examine`, the path the
   worker takes (hardened parse, identify, XSD-validate, read the g2g header).
   Used by HTTP inbound in the runtime, so that a sender gets the validation
   report as 422.
 
 Both also read the nachrichtenUUID (for the Kafka key and idempotency) with
-:func:`hub.header.message_id`, the reader ``send`` and ``dlq`` use too.
+:func:`hub.core.header.message_id`, the reader ``send`` and ``dlq`` use too.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from hub.core.header import message_id
+from hub.core.validation import Problem, ValidationReport, examine
+from hub.core.xmlsafe import Limits, parse_xml
 from hub.errors import MessageError
-from hub.header import message_id
-from hub.validation import Problem, ValidationReport, examine
-from hub.xmlsafe import Limits, parse_xml
 
 if TYPE_CHECKING:
-    from hub.schemas import SchemaRegistry
+    from hub.core.schemas import SchemaRegistry
 
 __all__ = ["CheckResult", "Checker", "Problem", "default_checker", "precheck",
            "validating_checker"]
@@ -55,7 +55,7 @@ Checker = Callable[[bytes], CheckResult]
 
 
 def precheck(data: bytes, limits: Limits | None = None) -> CheckResult:
-    """Hardened well-formedness (codes of :mod:`hub.xmlsafe`); never raises."""
+    """Hardened well-formedness (codes of :mod:`hub.core.xmlsafe`); never raises."""
     try:
         root = parse_xml(data, limits or Limits())
     except MessageError as exc:

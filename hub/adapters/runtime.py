@@ -22,7 +22,7 @@ Authorities name their adapters in the region file (``adapters`` of an
 topics itself: no adapter is built for it.
 
 Principals (docs/decisions/0008): with SASL, an adapter that names
-``kafka_credentials`` (see :mod:`hub.credentials`) acts as that principal, the
+``kafka_credentials`` (see :mod:`hub.kafka.credentials`) acts as that principal, the
 authority's own: a source produces to ``xoev.in.<authority>`` with it, a sink
 consumes ``xoev.out.<authority>.xml`` with it in the group
 ``<topic prefix><authority>.<consumer_group>.adapter.<name>`` (the ACL plan lets
@@ -50,7 +50,6 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from hub import topics as t
 from hub.adapters.base import (
     AdapterContext,
     InboundMessage,
@@ -70,13 +69,14 @@ from hub.adapters.http_inbound import HttpGateway, HttpInboundSource
 from hub.adapters.intake import ContainerIntake
 from hub.adapters.precheck import Checker, validating_checker
 from hub.adapters.registry import AdapterRegistry
-from hub.blobstore import LocalBlobStore
-from hub.containers import ContainerLimits
-from hub.credentials import KafkaCredentialsRef, resolve_credentials
 from hub.errors import ConfigError, MessageError, NotAuthorizedError, TransientError
-from hub.kafka_client import SaslCredentials, connection_config, uses_sasl
+from hub.kafka.config import SaslCredentials, connection_config, uses_sasl
+from hub.kafka.credentials import KafkaCredentialsRef, resolve_credentials
+from hub.kafka.headers import H_MESSAGE_ID, dead_letter_headers, dead_letter_key
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings
-from hub.topics import TopicNames
+from hub.xdomea.blobstore import LocalBlobStore
+from hub.xdomea.containers import ContainerLimits
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ SINK_RESTART_MAX = 60.0
 REFUSAL_LOG_INTERVAL = 60.0
 
 #: The operations an adapter performs with its principal, by direction:
-#: (resource type, resource, operation) for :func:`hub.acl.allowed`.
+#: (resource type, resource, operation) for :func:`hub.tools.acl.allowed`.
 SOURCE, SINK = "source", "sink"
 
 
@@ -129,7 +129,7 @@ class AdapterSpec(BaseModel):
     batch_size: int = Field(default=100, ge=1, le=10_000)
     kafka_credentials: KafkaCredentialsRef | None = Field(
         default=None,
-        description="The Kafka principal the adapter acts as (hub.credentials); "
+        description="The Kafka principal the adapter acts as (hub.kafka.credentials); "
         "default: the hub's.",
     )
 
@@ -176,7 +176,7 @@ def kafka_client_options(
     settings: Settings, credentials: SaslCredentials | None = None
 ) -> dict[str, Any]:
     """aiokafka connection options from the settings (security included), from
-    :mod:`hub.kafka_client`, the one place that maps settings to client arguments;
+    :mod:`hub.kafka.config`, the one place that maps settings to client arguments;
     ``credentials``: the adapter's own principal instead of the hub's."""
     return connection_config(settings, client="aiokafka", credentials=credentials)
 
@@ -291,15 +291,15 @@ class AdapterRuntime:
     def default_http_checker(settings: Settings) -> Checker:
         """HTTP inbound answers with the full validation (bundled and installed
         schema packages of the settings)."""
-        from hub.schemas import SchemaRegistry
-        from hub.xmlsafe import Limits
+        from hub.core.schemas import SchemaRegistry
+        from hub.core.xmlsafe import Limits
 
         return validating_checker(SchemaRegistry.from_settings(settings),
                                   Limits.from_settings(settings))
 
     # --- construction ---------------------------------------------------
     def _build(self) -> None:
-        # hand-over containers (hub.containers): sources check and store them in the
+        # hand-over containers (hub.xdomea.containers): sources check and store them in the
         # blob store, sinks deliver them from there
         settings = self.settings
         self.blobs = LocalBlobStore(settings.blob_dir)
@@ -609,7 +609,7 @@ class AdapterRuntime:
     def _outbound(authority_id: str, record: Any) -> OutboundMessage:
         headers = _headers(record.headers)
         key = record.key.decode("utf-8", "replace") if record.key else None
-        message_id = key or headers.get(t.H_MESSAGE_ID) or (
+        message_id = key or headers.get(H_MESSAGE_ID) or (
             f"{record.topic}-{record.partition}-{record.offset}"
         )
         return OutboundMessage(
@@ -620,17 +620,11 @@ class AdapterRuntime:
     async def _dead_letter(self, producer: Any, dead: Sequence[DeadLetter]) -> None:
         for letter in dead:
             m = letter.message
-            headers = [(k, v.encode("utf-8")) for k, v in m.headers.items()
-                       if not k.startswith("xoev-error-") and not k.startswith("xoev-source-")]
-            headers += [
-                (t.H_ERROR_STAGE, b"deliver"),
-                (t.H_ERROR_CODE, letter.code.encode()),
-                (t.H_ERROR_DETAIL, letter.detail.encode("utf-8")[:1000]),
-                (t.H_SOURCE_TOPIC, m.topic.encode()),
-                (t.H_SOURCE_PARTITION, str(m.partition).encode()),
-                (t.H_SOURCE_OFFSET, str(m.offset).encode()),
-            ]
-            key = f"{m.topic}:{m.partition}:{m.offset}".encode()
+            headers = dead_letter_headers(
+                "deliver", letter.code, letter.detail, m.topic, m.partition, m.offset,
+                carried=[(k, v.encode("utf-8")) for k, v in m.headers.items()],
+            )
+            key = dead_letter_key(m.topic, m.partition, m.offset)
             await producer.send_and_wait(
                 self.topics.deadletter, m.payload, key=key, headers=headers
             )

@@ -40,9 +40,9 @@ import aiohttp
 from pydantic import Field, SecretStr, model_validator
 
 from hub.adapters.base import AdapterConfig, OutboundMessage, Sink
-from hub.containers import H_CONTAINER_REF, H_CONTAINER_SHA256
 from hub.errors import ConfigError, MessageError, TransientError
 from hub.logging import register_secret
+from hub.xdomea.containers import H_CONTAINER_REF, H_CONTAINER_SHA256
 
 log = logging.getLogger(__name__)
 

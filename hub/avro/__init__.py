@@ -4,7 +4,12 @@
 * :class:`EventCatalog` / :class:`ConversionPlan`: XML ⇄ Avro record ⇄ bytes;
 * :class:`Envelope`: the shared hub metadata record;
 * :func:`fingerprint_of`, :func:`crc64_avro`: single-object encoding helpers;
-* :func:`can_read` / :func:`compare`: Avro schema resolution checks.
+* :func:`can_read` / :func:`compare`: Avro schema resolution checks;
+* :mod:`hub.avro.single_object`, :mod:`hub.avro.audit`: the fixed-schema codec and the
+  audit record.
+
+May import: ``hub.errors``, ``hub.avro`` and the schema model it derives from
+(``hub.core.schemas``). No Kafka or Faust library; nothing of the runtime.
 """
 
 from hub.avro.canonical import canonical_xml
@@ -28,7 +33,7 @@ from hub.avro.encoding import MAGIC, crc64_avro, fingerprint_of, split_single_ob
 from hub.avro.model import DerivationError
 from hub.avro.naming import avro_name, avro_namespace
 from hub.avro.plan import ConversionPlan, Envelope
-from hub.schemas.protocols import PackageLike
+from hub.core.schemas.protocols import PackageLike
 
 __all__ = [
     "ENVELOPE_NAME",

@@ -1,6 +1,6 @@
 """Event catalog: conversion plans per package and message type, compiled once.
 
-The catalog works with anything shaped like ``hub.schemas.SchemaPackage`` (see
+The catalog works with anything shaped like ``hub.core.schemas.SchemaPackage`` (see
 :class:`PackageLike`): standard, version, messages by Clark name and
 ``xmlschema_schema()``. :class:`OfficialSet` adapts an official schema set folder
 (``set.json`` with ``tops`` and ``urlmap``) to that shape, for tests, benchmarks and
@@ -20,9 +20,9 @@ from hub.avro.derive import build_models, dumps_schema, file_name
 from hub.avro.encoding import split_single_object
 from hub.avro.naming import avro_namespace
 from hub.avro.plan import ConversionPlan
+from hub.core.schemas.model import MessageType
+from hub.core.schemas.protocols import PackageLike
 from hub.errors import ConfigError, ConversionError
-from hub.schemas.model import MessageType
-from hub.schemas.protocols import PackageLike
 
 
 class RegistryLike(Protocol):

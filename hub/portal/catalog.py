@@ -28,9 +28,9 @@ from pydantic import (
     model_validator,
 )
 
-from hub._config import describe_validation_error, read_toml
+from hub.core.configfile import describe_validation_error, read_toml
+from hub.core.region import Authority, Region, normalise_ags
 from hub.errors import ConfigError
-from hub.region import Authority, Region, normalise_ags
 
 __all__ = [
     "TRUST_LEVELS",

@@ -56,10 +56,12 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 
-from hub.audit import AUDIT_CODEC
 from hub.avro import dumps_schema
+from hub.avro.audit import AUDIT_CODEC
 from hub.errors import ConfigError
-from hub.kafka_client import consumer_config, producer_config
+from hub.kafka.config import consumer_config, producer_config
+from hub.kafka.headers import H_MESSAGE_ID, H_TRACEPARENT, dead_letter_headers, dead_letter_key
+from hub.kafka.topics import TopicNames, pending_topic_name
 from hub.logging import register_secret
 from hub.portal.catalog import Catalogue, Service
 from hub.portal.forms import FormSchema
@@ -77,23 +79,11 @@ from hub.portal.status import (
     ApplicationState,
     ApplicationStore,
     iso_seconds,
-    pending_topic_name,
     request_digest,
-)
-from hub.topics import (
-    H_ERROR_CODE,
-    H_ERROR_DETAIL,
-    H_ERROR_STAGE,
-    H_MESSAGE_ID,
-    H_SOURCE_OFFSET,
-    H_SOURCE_PARTITION,
-    H_SOURCE_TOPIC,
-    H_TRACEPARENT,
-    TopicNames,
 )
 
 if TYPE_CHECKING:
-    from hub.region import Region
+    from hub.core.region import Region
     from hub.settings import Settings
 
 log = logging.getLogger("hub.portal")
@@ -834,18 +824,14 @@ class Portal:
 
     async def _dead_letter_notice(self, value: bytes, application_id: str | None, code: str,
                                   reason: str, record: Any, *, stage: str) -> None:
-        headers = [(H_ERROR_STAGE, stage.encode()), (H_ERROR_CODE, code.encode()),
-                   (H_ERROR_DETAIL, reason.encode())]
         if record is not None:
-            headers += [(H_SOURCE_TOPIC, record.topic.encode()),
-                        (H_SOURCE_PARTITION, str(record.partition).encode()),
-                        (H_SOURCE_OFFSET, str(record.offset).encode())]
-            key = f"{record.topic}:{record.partition}:{record.offset}".encode()
+            headers = dead_letter_headers(stage, code, reason, record.topic, record.partition,
+                                          record.offset, message_id=application_id)
+            key = dead_letter_key(record.topic, record.partition, record.offset)
         else:
-            headers.append((H_SOURCE_TOPIC, SOURCE.encode()))
+            headers = dead_letter_headers(stage, code, reason, SOURCE,
+                                          message_id=application_id)
             key = f"{SOURCE}:{application_id}:notice".encode()
-        if application_id is not None:
-            headers.append((H_MESSAGE_ID, application_id.encode()))
         await self._send_all([(self.names.deadletter, key, value, headers)])
         log.warning("notice dead-lettered", extra={
             "event": "deadlettered", "message_id": application_id or "", "code": code,
@@ -858,11 +844,10 @@ class Portal:
                             "ags": state.ags, "authority": state.authority,
                             "payment_reference": state.payment_reference, "form": form},
                            ensure_ascii=False).encode("utf-8")
-        headers = [
-            (H_ERROR_STAGE, b"deliver"), (H_ERROR_CODE, code.encode()),
-            (H_ERROR_DETAIL, f"the broker refused the application event: {reason}".encode()),
-            (H_SOURCE_TOPIC, SOURCE.encode()), (H_MESSAGE_ID, state.application_id.encode()),
-        ]
+        headers = dead_letter_headers(
+            "deliver", code, f"the broker refused the application event: {reason}", SOURCE,
+            message_id=state.application_id,
+        )
         await self._send_all([(self.names.deadletter,
                                f"{SOURCE}:{state.application_id}".encode(), value, headers)])
         state = state.step("rejected", code)

@@ -135,7 +135,7 @@ class PortalSetup:
         """The region file (a copy naming this setup's catalogue), the catalogue (the
         region's services and schemas with a ``[portal]`` table; those in ``free``
         without a fee) and the public JWKS."""
-        from hub.region import Region
+        from hub.core.region import Region
 
         self.folder.mkdir(parents=True, exist_ok=True)
         source = Path(self.region_source or DEFAULT_CONFIG_DIR / "region.toml")
@@ -597,7 +597,7 @@ class Authorities:
 
     def __init__(self, settings: Settings, catalogue: Catalogue, wanted: set[str],
                  stop: tuple[threading.Event, ...]) -> None:
-        from hub.topics import TopicNames
+        from hub.kafka.topics import TopicNames
 
         self.settings = settings
         self.names = TopicNames(settings.topic_prefix)
@@ -623,7 +623,7 @@ class Authorities:
     def _run(self) -> None:
         from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-        from hub.kafka_client import consumer_config, producer_config
+        from hub.kafka.config import consumer_config, producer_config
 
         consumer = KafkaConsumer(**consumer_config(self.settings), group_id=None,
                                  enable_auto_commit=False)

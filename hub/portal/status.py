@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from hub.single_object import SingleObjectCodec
+from hub.avro.single_object import SingleObjectCodec
 
 __all__ = [
     "FINAL",
@@ -28,7 +28,6 @@ __all__ = [
     "ApplicationStore",
     "Step",
     "iso_seconds",
-    "pending_topic_name",
     "request_digest",
 ]
 
@@ -72,12 +71,6 @@ STATUS_SCHEMA: dict[str, Any] = {
 }
 STATUS_CODEC = SingleObjectCodec(STATUS_SCHEMA)
 
-
-def pending_topic_name(consumer_group: str) -> str:
-    """The worker's internal compacted topic of applications waiting for their payment
-    (key: application id, value: the form data as JSON; tombstoned when released or
-    rejected). Internal: no authority reads it."""
-    return f"{consumer_group}-portal-pending"
 
 
 def iso_seconds(text: str) -> float:

@@ -2,15 +2,15 @@
 
 Input: the internal topic ``<HUB_CONSUMER_GROUP>-exchange-messages`` (one partition).
 The ingest flow writes one small record there per delivered message whose code
-the exchange configuration lists (:class:`hub.exchanges.ExchangeRecord`), as one
+the exchange configuration lists (:class:`hub.xdomea.exchanges.ExchangeRecord`), as one
 more output of that message: its inbound offset is committed only when that
 record is acknowledged too (decision 0004). Every other message writes nothing.
 
 State: the Faust table ``exchanges`` (RocksDB, changelog-backed, one partition,
 changelog compacted): ``<ProzessID>|<requester key>|<responder key>`` → the
-exchange as JSON (:class:`hub.exchanges.Entry`: type, state open / closed /
+exchange as JSON (:class:`hub.xdomea.exchanges.Entry`: type, state open / closed /
 unmatched, times, codes seen, subject). A record is applied
-(:func:`hub.exchanges.apply`, idempotent), its table writes go to the changelog,
+(:func:`hub.xdomea.exchanges.apply`, idempotent), its table writes go to the changelog,
 and the record is acked only when the broker has acknowledged them, so a worker
 killed at any point recovers every exchange it had acknowledged input for.
 
@@ -32,14 +32,14 @@ import faust
 from faust.types import TP, StreamT
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from hub.exchanges import (
+from hub.kafka.topics import exchange_topic_name
+from hub.xdomea.exchanges import (
     OPEN,
     TABLE_NAME,
     Entry,
     ExchangeConfig,
     ExchangeRecord,
     apply,
-    exchange_topic_name,
     read_table,
     summarize,
 )

@@ -54,32 +54,29 @@ import faust
 from faust.streams import _current_event  # the context Faust tables read (see _in_event)
 from faust.types import TP, EventT, StreamT
 
-from hub.audit import AUDIT_CODEC
 from hub.avro import dumps_schema
-from hub.containers import claim_headers
+from hub.avro.audit import AUDIT_CODEC
+from hub.core.pipeline import Accepted, Inspected, Pipeline, classify
 from hub.errors import DuplicateIdConflict, MessageError
-from hub.exchanges import ExchangeConfig, ExchangeRecord, ExchangeType, Role
-from hub.metrics import EXTERNAL, HubMetrics
-from hub.mobility import MOVE_CODES, encode_moves, extract_moves
-from hub.pipeline import Accepted, Inspected, Pipeline, classify
-from hub.streams.dedupe import Dedupe, Verdict, dedupe_key
-from hub.streams.sequencer import AckSequencer, Ticket
-from hub.topics import (
+from hub.kafka.headers import (
     H_AUTHOR,
-    H_ERROR_CODE,
-    H_ERROR_DETAIL,
-    H_ERROR_STAGE,
     H_MESSAGE_ID,
     H_MESSAGE_TYPE,
     H_READER,
-    H_SOURCE_OFFSET,
-    H_SOURCE_PARTITION,
-    H_SOURCE_TOPIC,
     H_STANDARD,
     H_TRACEPARENT,
     H_VERSION,
-    TopicNames,
+    dead_letter_headers,
+    dead_letter_key,
+    filing_headers,
 )
+from hub.kafka.topics import TopicNames
+from hub.ops.metrics import EXTERNAL, HubMetrics
+from hub.stats.mobility import MOVE_CODES, encode_moves, extract_moves
+from hub.streams.dedupe import Dedupe, Verdict, dedupe_key
+from hub.streams.sequencer import AckSequencer, Ticket
+from hub.xdomea.containers import claim_headers
+from hub.xdomea.exchanges import ExchangeConfig, ExchangeRecord, ExchangeType, Role
 
 log = logging.getLogger("hub.ingest")
 
@@ -450,7 +447,7 @@ class IngestFlow:
         ]
         filing = accepted.filing
         if filing is not None:  # the file-plan unit and retention, encoded once per type
-            base += filing.headers
+            base += filing_headers(filing)
         # Same partition as the source: everything a city sent on one partition (for
         # one key) reaches each recipient in the order sent. All contract topics
         # have the same partition count (topics apply); otherwise the key decides.
@@ -522,7 +519,7 @@ class IngestFlow:
 
     def exchange(self, inspected: Inspected, found: tuple[ExchangeType, Role],
                  timestamp: float | None) -> Output:
-        """The exchanges agent's record of one message (hub.exchanges): ids, code,
+        """The exchanges agent's record of one message (hub.xdomea.exchanges): ids, code,
         party keys, the inbound record's time, and the configured subject of a request."""
         header = inspected.header
         kind, role = found
@@ -540,7 +537,7 @@ class IngestFlow:
                       timestamp or None)
 
     def moves(self, inspected: Inspected, timestamp: float | None) -> Output | None:
-        """The message's moves for the mobility statistics (hub.mobility): one record,
+        """The message's moves for the mobility statistics (hub.stats.mobility): one record,
         cells only, with the inbound record's timestamp (its window, also when the
         message is delivered again)."""
         header = inspected.header
@@ -565,18 +562,13 @@ class IngestFlow:
         stage, code, detail = classify(exc)
         raw = event.value if isinstance(event.value, bytes) else b""
         source = self.names.authority_of_inbound(message.topic) or "unknown"
-        headers: Headers = [
-            (H_ERROR_STAGE, stage.encode()),
-            (H_ERROR_CODE, code.encode()),
-            (H_ERROR_DETAIL, detail.encode("utf-8", "replace")),
-            (H_SOURCE_TOPIC, message.topic.encode()),
-            (H_SOURCE_PARTITION, str(message.partition).encode()),
-            (H_SOURCE_OFFSET, str(message.offset).encode()),
-        ]
+        headers: Headers = dead_letter_headers(
+            stage, code, detail, message.topic, message.partition, message.offset
+        )
         original = header_map(event.headers)
         if H_TRACEPARENT in original:
             headers.append((H_TRACEPARENT, original[H_TRACEPARENT]))
-        key = f"{message.topic}:{message.partition}:{message.offset}".encode()
+        key = dead_letter_key(message.topic, message.partition, message.offset)
         self.metrics.observe_deadletter(source=source, stage=stage, code=code)
         # the detail may quote message content: it goes to the dead-letter headers only
         log.info(

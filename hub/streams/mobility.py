@@ -2,7 +2,7 @@
 
 Input: the internal topic ``<HUB_CONSUMER_GROUP>-mobility-moves`` (one partition).
 The ingest flow writes one record there per delivered XMeld message that records a
-move (:func:`hub.mobility.extract_moves`: cells and positions, no personal data),
+move (:func:`hub.stats.mobility.extract_moves`: cells and positions, no personal data),
 as one more output of that message, with the inbound record's timestamp — so a
 redelivered message lands in the same window again, and its offset is committed
 only when that record is acknowledged too (decision 0004).
@@ -20,7 +20,7 @@ Windows are Faust's :class:`~faust.windows.TumblingWindow` (``HUB_STATS_WINDOW``
 over the record timestamps. A timer closes a window once its end plus a grace
 (half the window, at most 30 min) has passed in stream time, or in wall time when
 the agent has read everything there is. Closing publishes the window
-(:func:`hub.mobility.anonymize`, ``HUB_STATS_MIN_COUNT``) to the compacted topic
+(:func:`hub.stats.mobility.anonymize`, ``HUB_STATS_MIN_COUNT``) to the compacted topic
 ``xoev.stats.mobility`` — the schema to ``xoev.schemas`` first — waits for the
 acknowledgements, then records ``P|closed`` and deletes the window's cells. A crash
 in between publishes the same window again with the same keys and counts, which
@@ -44,16 +44,15 @@ from faust.windows import TumblingWindow
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from hub.avro import dumps_schema
-from hub.mobility import (
+from hub.kafka.topics import TopicNames, moves_topic_name
+from hub.stats.mobility import (
     MOBILITY_CODEC,
     MOBILITY_SCHEMA,
     Cell,
     anonymize,
     decode_moves,
-    moves_topic_name,
     records,
 )
-from hub.topics import TopicNames
 
 log = logging.getLogger("hub.mobility")
 

@@ -68,7 +68,7 @@ def cluster_id(settings: Settings, timeout: float = 15.0) -> str:
     from kafka.errors import KafkaError
 
     from hub.errors import TransientError
-    from hub.kafka_client import admin_config
+    from hub.kafka.config import admin_config
 
     try:
         admin = KafkaAdminClient(**admin_config(settings), bootstrap_timeout_ms=int(timeout * 1000))

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from hub.region import Region
-from hub.samples import generate
-from hub.schemas import SchemaRegistry
+from hub.core.region import Region
+from hub.core.schemas import SchemaRegistry
 from hub.settings import DEFAULT_CONFIG_DIR, Settings, load_settings
+from hub.tools.samples import generate
 
 AUTHORITIES = [
     f"{city}.{kind}"
@@ -81,8 +81,8 @@ async def create_topics(bootstrap: str, names: list[str],
 @pytest.fixture
 def kafka_settings(kafka_bootstrap: str, topic_prefix: str) -> Iterator[Settings]:
     """Settings on the real broker under a fresh prefix, with every contract topic
-    (created by ``hub.topology.apply_topics``, as ``xoev-hub topics apply`` does)."""
-    from hub.topology import apply_topics
+    (created by ``hub.kafka.topic_admin.apply_topics``, as ``xoev-hub topics apply`` does)."""
+    from hub.kafka.topic_admin import apply_topics
 
     settings = load_settings(bootstrap_servers=kafka_bootstrap, topic_prefix=topic_prefix,
                              consumer_group=f"{topic_prefix}hub")

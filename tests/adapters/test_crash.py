@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings
 from hub.testing.builtin import drop_file
-from hub.topics import TopicNames
 from tests.adapters.conftest import xoev_message
 from tests.adapters.test_end_to_end import read_to_end
 from tests.conftest import REPO

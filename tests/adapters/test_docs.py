@@ -11,7 +11,7 @@ import pytest
 
 from hub.adapters.registry import AdapterRegistry
 from hub.adapters.runtime import adapter_specs
-from hub.region import Region
+from hub.core.region import Region
 from hub.settings import DEFAULT_CONFIG_DIR
 from tests.conftest import REPO
 
@@ -35,7 +35,7 @@ def test_there_are_blocks_to_check() -> None:
 
 
 def test_toml_blocks_configure_registered_adapters() -> None:
-    """The documented entries, put into the bundled region, load with hub.region
+    """The documented entries, put into the bundled region, load with hub.core.region
     and build real adapter configurations."""
     registry = AdapterRegistry.discover()
     built = 0

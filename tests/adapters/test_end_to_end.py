@@ -18,10 +18,10 @@ from prometheus_client import CollectorRegistry
 from hub.adapters import AdapterMetrics, AdapterRuntime
 from hub.adapters.http_inbound import token_digest
 from hub.errors import ConfigError
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings
 from hub.testing import wait_for
 from hub.testing.builtin import WebhookReceiver, drop_file, free_port
-from hub.topics import TopicNames
 from tests.adapters.conftest import region, sample, xoev_message
 
 pytestmark = pytest.mark.kafka

@@ -19,13 +19,13 @@ from prometheus_client import CollectorRegistry
 
 from hub.adapters import AdapterMetrics, AdapterRuntime
 from hub.adapters.http_inbound import HttpGateway, token_digest
-from hub.broker.tls import make_local_pki
 from hub.errors import ConfigError
-from hub.health import Health
-from hub.metrics import HubMetrics
+from hub.kafka.topics import TopicNames
+from hub.ops.health import Health
+from hub.ops.metrics import HubMetrics
+from hub.ops.web import bound_port, plain_http_warning, server_ssl_context, start_web
 from hub.settings import load_settings
-from hub.topics import TopicNames
-from hub.web import bound_port, plain_http_warning, server_ssl_context, start_web
+from hub.testing.tls import make_local_pki
 from tests.adapters.conftest import create_topics, xoev_message
 
 pytestmark = [pytest.mark.kafka,

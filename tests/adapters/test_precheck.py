@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from hub.adapters.precheck import default_checker, precheck, validating_checker
-from hub.schemas import SchemaRegistry
+from hub.core.schemas import SchemaRegistry
+from hub.core.xmlsafe import Limits
 from hub.settings import load_settings
 from hub.testing import sample_payload
-from hub.xmlsafe import Limits
 from tests.adapters.conftest import sample
 
 

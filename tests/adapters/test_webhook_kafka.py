@@ -23,10 +23,10 @@ from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import CollectorRegistry
 
 from hub.adapters import AdapterMetrics, AdapterRuntime
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings, load_settings
 from hub.testing import wait_for
 from hub.testing.builtin import WebhookReceiver
-from hub.topics import TopicNames
 from tests.adapters.conftest import create_topics, xoev_message
 
 pytestmark = pytest.mark.kafka

@@ -10,9 +10,9 @@ from lxml import etree
 
 from hub.avro import EventCatalog, canonical_xml, dumps_schema
 from hub.avro.catalog import avsc_path, qname
-from hub.samples import generate
-from hub.schemas import SchemaRegistry
+from hub.core.schemas import SchemaRegistry
 from hub.settings import AVRO_SCHEMA_DIR, load_settings
+from hub.tools.samples import generate
 from tests.avro.conftest import ENVELOPE
 from tests.conftest import REPO
 

@@ -10,9 +10,9 @@ import pytest
 from lxml import etree
 
 from hub.avro import OfficialSet, canonical_xml
-from hub.avro.support import registry_packages
 from hub.cli import main
-from hub.commands.schemas_avro import stale_files, unique_packages
+from hub.cli.schemas import stale_files, unique_packages
+from hub.core.convert import registry_packages
 
 pytestmark = pytest.mark.official
 

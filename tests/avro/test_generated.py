@@ -1,4 +1,4 @@
-"""Generated instances (hub.samples) of every official and bundled message type
+"""Generated instances (hub.tools.samples) of every official and bundled message type
 convert losslessly."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from lxml import etree
 
 from hub.avro import ConversionPlan, EventCatalog, OfficialSet, canonical_xml
 from hub.avro.catalog import compile_plans
-from hub.samples import generate
-from hub.schemas import SchemaRegistry
+from hub.core.schemas import SchemaRegistry
+from hub.tools.samples import generate
 from tests.avro.conftest import ENVELOPE
 from tests.conftest import REPO
 

@@ -77,10 +77,10 @@ def test_relay_writes_four_outputs_per_message(
 ) -> None:
     from kafka import KafkaConsumer, KafkaProducer
 
-    from hub.region import Region
+    from hub.core.region import Region
+    from hub.kafka.topic_admin import apply_topics
+    from hub.kafka.topics import TopicNames
     from hub.settings import load_settings
-    from hub.topics import TopicNames
-    from hub.topology import apply_topics
 
     relay = load("baseline_ceiling")
     e2e = load("bench_e2e")

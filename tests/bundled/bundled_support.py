@@ -1,6 +1,6 @@
 """Helpers of the bundled-packages and sample-generator tests (imported by the tests).
 
-Packages are loaded through ``hub.schemas.SchemaPackage`` when the registry is
+Packages are loaded through ``hub.core.schemas.SchemaPackage`` when the registry is
 available; until then through a minimal local loader with the same surface
 (``standard``, ``version``, ``messages``, ``lxml_schema()``,
 ``xmlschema_schema()``) that resolves the manifest's catalog offline.
@@ -124,25 +124,25 @@ class LocalPackage:
 
 
 def hub_schemas() -> Any:
-    """``hub.schemas`` of this checkout, or skip (it is being built in parallel).
+    """``hub.core.schemas`` of this checkout, or skip (it is being built in parallel).
 
     A shared virtualenv may carry another checkout's editable install, whose
-    finder would serve its ``hub.schemas`` to us: only this checkout's counts.
+    finder would serve its ``hub.core.schemas`` to us: only this checkout's counts.
     """
     import importlib.util
 
-    spec = importlib.util.find_spec("hub.schemas")
+    spec = importlib.util.find_spec("hub.core.schemas")
     origin = Path(spec.origin) if spec is not None and spec.origin else None
     if origin is None or not origin.is_relative_to(REPO):
-        pytest.skip("hub.schemas (the registry) is not in this checkout yet")
-    import hub.schemas
+        pytest.skip("hub.core.schemas (the registry) is not in this checkout yet")
+    import hub.core.schemas
 
-    return hub.schemas
+    return hub.core.schemas
 
 
 @cache
 def bundled_package(name: str) -> Any:
-    """A bundled package by folder name, through the registry (``hub.schemas``)."""
+    """A bundled package by folder name, through the registry (``hub.core.schemas``)."""
     return hub_schemas().SchemaPackage.load(BUNDLED / name, "bundled")
 
 

@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 from bundled_support import bundled_package, hub_schemas, lxml_errors
 
-from hub.commands import schemas_sample
+from hub.cli import schemas
 from hub.errors import ConfigError
 
 
 def test_package_spec_accepts_dash_and_colon_case_insensitively() -> None:
     standards = ["XMeld", "XPersonenstand", "XAuslaender"]
-    assert schemas_sample.split_package("xmeld-25.11a", standards) == ("XMeld", "25.11a")
-    assert schemas_sample.split_package("XMeld:25.05", standards) == ("XMeld", "25.05")
-    assert schemas_sample.split_package("xauslaender-1.22", standards) == ("XAuslaender", "1.22")
+    assert schemas.split_package("xmeld-25.11a", standards) == ("XMeld", "25.11a")
+    assert schemas.split_package("XMeld:25.05", standards) == ("XMeld", "25.05")
+    assert schemas.split_package("xauslaender-1.22", standards) == ("XAuslaender", "1.22")
     with pytest.raises(ConfigError, match=r"unknown package 'xdomea-3\.0\.0'"):
-        schemas_sample.split_package("xdomea-3.0.0", standards)
+        schemas.split_package("xdomea-3.0.0", standards)
 
 
 def test_command_writes_valid_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -56,4 +56,4 @@ def test_more_than_one_instance_needs_an_output_directory() -> None:
     args = argparse.Namespace(package="xmeld-25.11a", message="0201", count=2, seed=0, out=None,
                               author=None, reader=None)
     with pytest.raises(ConfigError, match="needs --out"):
-        schemas_sample.run(args)
+        schemas.run_sample(args)

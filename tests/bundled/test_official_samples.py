@@ -9,7 +9,7 @@ import pytest
 from bundled_support import LocalPackage, hub_schemas, official_or_skip, official_package
 from lxml import etree
 
-from hub.samples import generate
+from hub.tools.samples import generate
 
 pytestmark = pytest.mark.official
 

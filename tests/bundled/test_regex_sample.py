@@ -8,7 +8,7 @@ import re
 import pytest
 from elementpath.regex import translate_pattern
 
-from hub._regex_sample import compile_sampler, sample
+from hub.tools.regex_sample import compile_sampler, sample
 
 XSD_PATTERNS = [
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",

@@ -12,7 +12,7 @@ import xmlschema
 from bundled_support import PACKAGE_DIRS, LocalMessageType, bundled_package, lxml_errors
 from lxml import etree
 
-from hub.samples import DEFAULT_KEYS, SampleError, SampleGenerator, generate, resolve_message
+from hub.tools.samples import DEFAULT_KEYS, SampleError, SampleGenerator, generate, resolve_message
 
 MESSAGES = [
     (p.name, m.root) for p in PACKAGE_DIRS for m in bundled_package(p.name).messages.values()
@@ -74,7 +74,7 @@ def test_same_seed_same_bytes_in_another_process() -> None:
     script = (
         "import sys; sys.path[:0] = ['tests/bundled', '.']\n"
         "from bundled_support import bundled_package\n"
-        "from hub.samples import generate\n"
+        "from hub.tools.samples import generate\n"
         "package = bundled_package('xpersonenstand-25.11')\n"
         "sys.stdout.buffer.write(generate(package, '031010', seed=5))"
     )
@@ -240,7 +240,7 @@ def test_generated_uuid_is_a_version_4_uuid() -> None:
 
 
 def test_header_values_can_be_overridden_and_generators_are_cached() -> None:
-    from hub.samples import generator_for
+    from hub.tools.samples import generator_for
 
     package = bundled_package("xmeld-25.11a")
     now = "2026-01-05T10:00:00.123+01:00"

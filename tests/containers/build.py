@@ -14,9 +14,9 @@ from pathlib import Path
 
 from lxml import etree
 
-from hub.containers import DECLARING
-from hub.samples import generate
-from hub.schemas import SchemaRegistry, install
+from hub.core.schemas import SchemaRegistry, install
+from hub.tools.samples import generate
+from hub.xdomea.containers import DECLARING
 
 NAMES = {"0401": "Abgabe.Abgabe.0401", "0503": "Aussonderung.Aussonderung.0503"}
 

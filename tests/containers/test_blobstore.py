@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.blobstore import LocalBlobStore, copy_verified
+from hub.xdomea.blobstore import LocalBlobStore, copy_verified
 
 
 def test_put_open_content_addressed(tmp_path: Path) -> None:

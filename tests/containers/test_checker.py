@@ -1,4 +1,4 @@
-"""The container checker (hub.containers), pure: a valid hand-over passes; each
+"""The container checker (hub.xdomea.containers), pure: a valid hand-over passes; each
 hostile or broken ZIP is refused with its own code and a reason without file names."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from hub.containers import (
+from hub.errors import ParseError
+from hub.xdomea.containers import (
     H_CONTAINER_BYTES,
     H_CONTAINER_REF,
     H_CONTAINER_SHA256,
@@ -21,7 +22,6 @@ from hub.containers import (
     check_container,
     claim_headers,
 )
-from hub.errors import ParseError
 from tests.conftest import official_or_skip
 
 from .build import Message, container, file_info, make_zip, message, xdomea_package

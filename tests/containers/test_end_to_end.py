@@ -21,13 +21,13 @@ from prometheus_client import CollectorRegistry
 
 from hub.adapters import AdapterMetrics, AdapterRuntime
 from hub.adapters.http_inbound import token_digest
-from hub.containers import H_CONTAINER_REF, H_CONTAINER_SHA256
-from hub.region import Region
+from hub.core.region import Region
+from hub.kafka.topic_admin import apply_topics
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings, load_settings
 from hub.testing import wait_for
 from hub.testing.builtin import WebhookReceiver, drop_file, free_port
-from hub.topics import TopicNames
-from hub.topology import apply_topics
+from hub.xdomea.containers import H_CONTAINER_REF, H_CONTAINER_SHA256
 from tests.adapters.conftest import region
 from tests.adapters.test_end_to_end import read_to_end
 from tests.conftest import official_or_skip

@@ -37,9 +37,9 @@ def _mark(name: str) -> None:
 def main() -> int:
     schema_dir, data_dir = Path(sys.argv[1]), Path(sys.argv[2])
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-    from hub.schemas import SchemaRegistry
-    from hub.validation import check
-    from hub.xmlsafe import Limits, parse_xml
+    from hub.core.schemas import SchemaRegistry
+    from hub.core.validation import check
+    from hub.core.xmlsafe import Limits, parse_xml
 
     registry = SchemaRegistry.load([schema_dir])
     for package in registry.packages:

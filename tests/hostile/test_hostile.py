@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.schemas import install
+from hub.core.schemas import install
 from hub.testing.tools import require_tool
 
 HERE = Path(__file__).resolve().parent

@@ -13,10 +13,10 @@ import asyncio
 import time
 from pathlib import Path
 
-from hub.health import Health
-from hub.metrics import HubMetrics
+from hub.ops.health import Health
+from hub.ops.metrics import HubMetrics
+from hub.ops.web import bound_port, start_web
 from hub.settings import load_settings
-from hub.web import bound_port, start_web
 
 
 async def main(count: int, seconds: float, source: str, start_file: str | None) -> None:

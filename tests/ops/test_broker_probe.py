@@ -14,10 +14,10 @@ import aiohttp
 import pytest
 
 from hub.broker.embedded import free_port_range
-from hub.health import BrokerProbe, Health
-from hub.metrics import HubMetrics
+from hub.ops.health import BrokerProbe, Health
+from hub.ops.metrics import HubMetrics
+from hub.ops.web import bound_port, start_web
 from hub.settings import Settings
-from hub.web import bound_port, start_web
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(900)]
 

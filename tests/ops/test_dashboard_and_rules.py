@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hub.metrics import HubMetrics
+from hub.ops.metrics import HubMetrics
 from hub.streams.exchanges import ExchangeMetrics
 from hub.streams.mobility import MobilityMetrics
 from hub.testing.tools import require_tool
@@ -37,7 +37,7 @@ def alert_exprs() -> list[str]:
 
 def worker_metrics() -> tuple[HubMetrics, MobilityMetrics, ExchangeMetrics]:
     """A worker's metrics: HubMetrics and, on its registry, the mobility and exchanges
-    agents' (as hub.app registers them)."""
+    agents' (as hub.streams.app registers them)."""
     metrics = HubMetrics()
     return metrics, MobilityMetrics(metrics.registry), ExchangeMetrics(metrics.registry)
 

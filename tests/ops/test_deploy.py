@@ -1,8 +1,8 @@
 """Deployment files (Compose, Kubernetes/Strimzi) agree with the code.
 
 No Docker engine or cluster runs here, so every file is parsed and checked:
-topic names against hub.topics and the region's authorities, ports and probe
-paths against hub.settings and hub.web, settings names against Settings.
+topic names against hub.kafka.topics and the region's authorities, ports and probe
+paths against hub.settings and hub.ops.web, settings names against Settings.
 """
 
 from __future__ import annotations
@@ -17,15 +17,12 @@ from typing import Any
 import pytest
 import yaml
 
-from hub.acl import CLUSTER_NAME, AclBinding, allowed, plan_acls
-from hub.exchanges import exchange_topic_name
-from hub.mobility import moves_topic_name
-from hub.portal.status import pending_topic_name
-from hub.region import Region
+from hub.core.region import Region
+from hub.kafka.topic_admin import contract_topics
+from hub.kafka.topics import TopicNames, exchange_topic_name, moves_topic_name, pending_topic_name
+from hub.ops.web import HEALTHZ_PATH, METRICS_PATH, READYZ_PATH
 from hub.settings import DEFAULT_CONFIG_DIR, Settings
-from hub.topics import TopicNames
-from hub.topology import contract_topics
-from hub.web import HEALTHZ_PATH, METRICS_PATH, READYZ_PATH
+from hub.tools.acl import CLUSTER_NAME, AclBinding, allowed, plan_acls
 
 REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
@@ -200,7 +197,7 @@ STRIMZI_PATTERN = {"literal": "LITERAL", "prefix": "PREFIXED"}
 
 
 def bindings_of(users: list[dict[str, Any]]) -> set[AclBinding]:
-    """Read KafkaUser ACLs back into hub.acl's terms (Read -> READ, prefix -> PREFIXED)."""
+    """Read KafkaUser ACLs back into hub.tools.acl's terms (Read -> READ, prefix -> PREFIXED)."""
     found: set[AclBinding] = set()
     for user in users:
         principal = f"User:{user['metadata']['name']}"

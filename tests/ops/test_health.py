@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hub.health import Health, healthz, readyz
+from hub.ops.health import Health, healthz, readyz
 
 TP0 = ("xoev.in.solingen.meldebehoerde", 0)
 TP1 = ("xoev.in.solingen.meldebehoerde", 1)
@@ -137,7 +137,7 @@ def test_run_heartbeat_task_keeps_liveness() -> None:
 def test_client_config_takes_security_from_the_settings() -> None:
     from pydantic import SecretStr
 
-    from hub.health import client_config
+    from hub.ops.health import client_config
     from hub.settings import Settings
 
     plain = client_config(Settings.model_construct())

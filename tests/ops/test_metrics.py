@@ -7,7 +7,7 @@ import time
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from hub.metrics import (
+from hub.ops.metrics import (
     END_TO_END_BUCKETS,
     PREFIX,
     HubMetrics,
@@ -222,7 +222,7 @@ def test_label_values_that_do_not_look_like_ids_are_replaced() -> None:
 
 
 def test_real_ids_and_codes_pass_the_label_guard() -> None:
-    from hub.metrics import safe_label
+    from hub.ops.metrics import safe_label
 
     assert safe_label("authority", "wuppertal.auslaenderbehoerde") == "wuppertal.auslaenderbehoerde"
     assert safe_label("authority", "external") == "external"

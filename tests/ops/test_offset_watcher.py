@@ -9,8 +9,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from hub.health import Health, OffsetWatcher, readyz
-from hub.metrics import HubMetrics
+from hub.ops.health import Health, OffsetWatcher, readyz
+from hub.ops.metrics import HubMetrics
 
 pytestmark = pytest.mark.kafka
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from hub.region import Region
+from hub.core.region import Region
 from hub.settings import DEFAULT_CONFIG_DIR
 from hub.testing.tools import require_tool
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.kafka_client import transport_warning
+from hub.kafka.config import transport_warning
 from hub.settings import load_settings
 
 

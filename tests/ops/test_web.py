@@ -8,10 +8,10 @@ from typing import Any
 
 import aiohttp
 
-from hub.health import Health
-from hub.metrics import HubMetrics
+from hub.ops.health import Health
+from hub.ops.metrics import HubMetrics
+from hub.ops.web import bound_port, start_web
 from hub.settings import Settings
-from hub.web import bound_port, start_web
 
 
 async def get(session: aiohttp.ClientSession, url: str) -> tuple[int, str, str]:

@@ -8,7 +8,7 @@ import fastavro
 import pytest
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from hub.audit import AUDIT_CODEC, AUDIT_SCHEMA
+from hub.avro.audit import AUDIT_CODEC, AUDIT_SCHEMA
 
 RECORD = {
     "message_id": "3f1c2a4e-9b7d-4e21-8c55-0a1b2c3d4e5f",

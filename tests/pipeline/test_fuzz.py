@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hub.core.pipeline import Accepted, Pipeline
+from hub.core.region import Region
 from hub.errors import MessageError
-from hub.pipeline import Accepted, Pipeline
-from hub.region import Region
 from hub.settings import load_settings
 
 FRAGMENTS = [
@@ -45,8 +45,8 @@ FRAGMENTS = [
 @cache
 def seeds() -> tuple[tuple[str, bytes], ...]:
     """Valid messages (source authority id, payload) of every bundled message type."""
-    from hub.samples import generate
-    from hub.schemas import SchemaRegistry
+    from hub.core.schemas import SchemaRegistry
+    from hub.tools.samples import generate
 
     settings = load_settings()
     region = Region.load(settings.region_file)

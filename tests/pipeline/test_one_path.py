@@ -1,6 +1,6 @@
 """One parse → identify → validate → read header path for every entry point.
 
-The worker's :class:`hub.pipeline.Pipeline`, ``xoev-hub validate``, ``xoev-hub
+The worker's :class:`hub.core.pipeline.Pipeline`, ``xoev-hub validate``, ``xoev-hub
 convert``, the HTTP inbound pre-check, ``xoev-hub send`` and ``xoev-hub dlq`` must
 give one verdict and one message id for the same bytes, with the same package
 choice (an installed release wins over the bundled one of the same namespace).
@@ -19,19 +19,19 @@ from lxml import etree
 
 from hub.adapters.precheck import default_checker, validating_checker
 from hub.avro import EventCatalog
-from hub.avro.support import convert_message, registry_with_sets
 from hub.cli import main
-from hub.dlq import DeadLetter
+from hub.core.convert import convert_message, registry_with_sets
+from hub.core.header import read_header
+from hub.core.pipeline import Pipeline
+from hub.core.region import Region
+from hub.core.schemas import SchemaRegistry, install
+from hub.core.validation import check
+from hub.core.xmlsafe import Limits
 from hub.errors import ConversionError, MessageError
-from hub.header import read_header
-from hub.pipeline import Pipeline
-from hub.region import Region
-from hub.samples import generate
-from hub.schemas import SchemaRegistry, install
-from hub.sender import message_key
 from hub.settings import BUNDLED_SCHEMA_DIR, Settings, load_settings
-from hub.validation import check
-from hub.xmlsafe import Limits
+from hub.tools.dlq import DeadLetter
+from hub.tools.samples import generate
+from hub.tools.sender import message_key
 
 REPO = Path(__file__).resolve().parents[2]
 # ../shared beside the checkout; worktrees sit one level deeper (wt/<name>)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from hub.core.pipeline import Pipeline
+from hub.core.region import Region
+from hub.core.schemas import SchemaRegistry
 from hub.errors import MisaddressedError
-from hub.pipeline import Pipeline
-from hub.region import Region
-from hub.samples import generate
-from hub.schemas import SchemaRegistry
 from hub.settings import load_settings
+from hub.tools.samples import generate
 
 
 def _message(reader_key: str) -> tuple[Pipeline, bytes, str]:

@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 
+from hub.core.region import Region
+from hub.kafka.headers import H_ERROR_CODE
+from hub.kafka.topics import TopicNames
 from hub.portal.catalog import Catalogue
 from hub.portal.forms import FormSchema
-from hub.region import Region
-from hub.topics import H_ERROR_CODE, TopicNames
 from tests.worker.harness import WorkerProcess, drain, hub_env, produce
 
 from .helpers import Client, PortalSetup, Postfach, free_port

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from hub.core.region import Region
+from hub.kafka.topics import TopicNames
 from hub.portal.catalog import Catalogue
-from hub.region import Region
-from hub.topics import TopicNames
 from tests.worker.harness import WorkerProcess, drain, hub_env
 
 from .helpers import Client, PortalSetup, free_port

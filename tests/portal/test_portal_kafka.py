@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 from joserfc.jwk import ECKey
 
-from hub.audit import AUDIT_CODEC
+from hub.avro.audit import AUDIT_CODEC
+from hub.core.region import Region
+from hub.kafka.topics import TopicNames
 from hub.portal.catalog import Catalogue
 from hub.portal.forms import FormSchema
 from hub.portal.status import ApplicationState
-from hub.region import Region
-from hub.topics import TopicNames
 from tests.worker.harness import WorkerProcess, drain, hub_env
 
 from .helpers import Client, PortalSetup, free_port

@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from joserfc.jwk import ECKey
 
+from hub.core.region import Region
 from hub.errors import ConfigError
 from hub.portal.catalog import Catalogue
 from hub.portal.forms import FormSchema
 from hub.portal.identity import IdentityError, IdentityVerifier, trust_level_of
 from hub.portal.status import ApplicationState, ApplicationStore, request_digest
-from hub.region import Region
 from hub.settings import DEFAULT_CONFIG_DIR
 
 from .helpers import PortalSetup

@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from hub.cli import main
+from hub.core.region import Region
+from hub.kafka.topics import TopicNames
 from hub.portal.catalog import Catalogue
 from hub.portal.simulate import PRIVATE_KEY_FILE, PortalSetup, plan_citizens
-from hub.region import Region
-from hub.topics import TopicNames
 from tests.worker.harness import WorkerProcess, drain, hub_env
 
 from .helpers import Client, free_port

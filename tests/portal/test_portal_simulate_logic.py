@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hub.core.region import Region
 from hub.errors import ConfigError
 from hub.portal.catalog import Catalogue
 from hub.portal.forms import FormSchema
@@ -20,7 +21,6 @@ from hub.portal.simulate import (
     plan_citizens,
     sample_form,
 )
-from hub.region import Region
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from hub.broker.cluster import LocalCluster
 from hub.broker.embedded import fetch_jars, free_port_range, print_progress
 from hub.settings import Settings
+from hub.testing.cluster import LocalCluster
 
 
 @pytest.fixture(scope="package")

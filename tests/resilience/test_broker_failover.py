@@ -24,7 +24,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.producer.future import RecordMetadata
 
-from hub.broker.cluster import LocalCluster
+from hub.testing.cluster import LocalCluster
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

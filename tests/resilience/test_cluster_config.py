@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.broker.cluster import LocalCluster, cluster_properties
 from hub.broker.embedded import BrokerNode
 from hub.errors import ConfigError
+from hub.testing.cluster import LocalCluster, cluster_properties
 
 
 def test_three_nodes_share_voters_and_differ_in_everything_else(tmp_path: Path) -> None:

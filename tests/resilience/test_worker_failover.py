@@ -23,11 +23,11 @@ from typing import Any
 
 import pytest
 
-from hub.broker.cluster import LocalCluster
-from hub.region import Region
+from hub.core.region import Region
+from hub.kafka.topic_admin import apply_topics
+from hub.kafka.topics import TopicNames
 from hub.settings import load_settings
-from hub.topics import TopicNames
-from hub.topology import apply_topics
+from hub.testing.cluster import LocalCluster
 from tests.worker.harness import WorkerProcess, drain, hub_env, identical_repeats
 from tests.worker.test_resilience import fresh_copies, templates
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hub.region import Region
-from hub.routing import Router
+from hub.core.region import Region
+from hub.core.routing import Router
 from hub.settings import DEFAULT_CONFIG_DIR, Settings, load_settings
 
 REGION_FILE = DEFAULT_CONFIG_DIR / "region.toml"

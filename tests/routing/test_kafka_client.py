@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.kafka_client import admin_config, consumer_config, max_request_bytes, producer_config
+from hub.kafka.config import admin_config, consumer_config, max_request_bytes, producer_config
 from hub.settings import load_settings
 
 
@@ -50,12 +50,12 @@ def test_ssl_cafile_per_client() -> None:
 
 
 def test_the_schema_topic_and_the_worker_take_the_largest_schema_at_any_message_limit() -> None:
-    from hub.app import build_app
-    from hub.kafka_client import schema_topic_bytes
-    from hub.region import Region
+    from hub.core.region import Region
+    from hub.kafka.config import schema_topic_bytes
+    from hub.kafka.topic_admin import contract_topics
+    from hub.kafka.topics import TopicNames
     from hub.settings import AVRO_SCHEMA_DIR
-    from hub.topics import TopicNames
-    from hub.topology import contract_topics
+    from hub.streams.app import build_app
 
     largest = max(p.stat().st_size for p in AVRO_SCHEMA_DIR.rglob("*.avsc"))
     assert largest > 16 * 1024  # large enough to matter at a small message limit

@@ -16,16 +16,16 @@ from typing import Any
 import pytest
 
 from hub.avro import EventCatalog
+from hub.core.header import read_header
+from hub.core.pipeline import Pipeline
+from hub.core.projection import Projections
+from hub.core.region import Region
+from hub.core.routing import Router
+from hub.core.schemas import MessageType, SchemaPackage, SchemaRegistry
+from hub.core.xmlsafe import Limits, parse_xml
 from hub.errors import ConfigError, MisaddressedError
-from hub.header import read_header
-from hub.pipeline import Pipeline
-from hub.projection import Projections
-from hub.region import Region
-from hub.routing import Router
-from hub.samples import generate
-from hub.schemas import MessageType, SchemaPackage, SchemaRegistry
 from hub.settings import load_settings
-from hub.xmlsafe import Limits, parse_xml
+from hub.tools.samples import generate
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = REPO / "hub" / "config" / "region.toml"

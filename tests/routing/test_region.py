@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from hub.core.region import KeyStatus, Region, normalise_ags, normalise_key
 from hub.errors import ConfigError
-from hub.region import KeyStatus, Region, normalise_ags, normalise_key
 
 CITIES = {"wuppertal": "05124000", "solingen": "05122000", "remscheid": "05120000"}
 KINDS = {

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from hub.cli import main
+from hub.core.region import Region
+from hub.core.routing import Router
 from hub.errors import ConfigError
-from hub.region import Region
-from hub.routing import Router
-from hub.routing_cases import load_cases, run_cases
 from hub.settings import DEFAULT_CONFIG_DIR
+from hub.tools.routing_cases import load_cases, run_cases
 
 REPO = Path(__file__).resolve().parents[2]
 GOLDEN = DEFAULT_CONFIG_DIR / "routes.golden"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from hub.core.region import Region
+from hub.core.routing import RouteDecision, Router, check_author
 from hub.errors import AuthorMismatchError, ConfigError, MisaddressedError
-from hub.region import Region
-from hub.routing import RouteDecision, Router, check_author
 
 CITIES = {"wuppertal": "05124000", "solingen": "05122000", "remscheid": "05120000"}
 KINDS = {"meldebehoerde": "ags", "standesamt": "psw", "auslaenderbehoerde": "abh"}

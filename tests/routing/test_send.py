@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from kafka import KafkaConsumer
 
+from hub.core.region import Region
 from hub.errors import ConfigError
-from hub.region import Region
-from hub.sender import Input, message_key, read_inputs, send
+from hub.kafka.topic_admin import apply_topics
 from hub.settings import Settings
-from hub.topology import apply_topics
+from hub.tools.sender import Input, message_key, read_inputs, send
 
 UUID = "6f1c2b3a-0d4e-4f5a-8b9c-0a1b2c3d4e5f"
 

@@ -13,10 +13,10 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
+from hub.core.region import Region
 from hub.errors import ConfigError
-from hub.region import Region
+from hub.kafka.topic_admin import DAY_MS, apply_topics, contract_topics
 from hub.settings import Settings, load_settings
-from hub.topology import DAY_MS, apply_topics, contract_topics
 
 pytestmark = pytest.mark.kafka
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from hub.core.header import read_header
+from hub.core.region import Region
+from hub.core.routing import Router
+from hub.core.schemas import SchemaRegistry, install
+from hub.core.xmlsafe import parse_xml
 from hub.errors import MisaddressedError
-from hub.header import read_header
-from hub.region import Region
-from hub.routing import Router
-from hub.samples import generate
-from hub.schemas import SchemaRegistry, install
 from hub.settings import DEFAULT_CONFIG_DIR
-from hub.xmlsafe import parse_xml
+from hub.tools.samples import generate
 from tests.conftest import official_or_skip
 
 RULES = """

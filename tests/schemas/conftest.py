@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from schemas_support import MINI, OFFICIAL, OFFICIAL_SETS
 
-from hub.schemas import SchemaRegistry, install
+from hub.core.schemas import SchemaRegistry, install
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from hub.errors import ConfigError, HeaderError
-from hub.header import (
+from hub.core.header import (
     G2G,
     XPathProfile,
     message_id,
@@ -20,10 +19,11 @@ from hub.header import (
     read_header,
     xdomea_profile,
 )
-from hub.samples import generate
-from hub.schemas import SchemaPackage, SchemaRegistry, install
+from hub.core.schemas import SchemaPackage, SchemaRegistry, install
+from hub.core.xmlsafe import parse_xml
+from hub.errors import ConfigError, HeaderError
 from hub.settings import BUNDLED_SCHEMA_DIR
-from hub.xmlsafe import parse_xml
+from hub.tools.samples import generate
 from tests.conftest import official_or_skip
 
 VERSIONS = ("3.0.0", "2.4.0")

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from schemas_support import OFFICIAL, OFFICIAL_SETS
 
-from hub.schemas import SchemaRegistry
-from hub.validation import ValidationReport, check
-from hub.xmlsafe import Limits
+from hub.core.schemas import SchemaRegistry
+from hub.core.validation import ValidationReport, check
+from hub.core.xmlsafe import Limits
 
 pytestmark = pytest.mark.official
 

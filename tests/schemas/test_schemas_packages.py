@@ -11,9 +11,15 @@ import pytest
 from lxml import etree
 from schemas_support import DATA, MINI
 
+from hub.core.schemas import (
+    SchemaPackage,
+    SchemaRegistry,
+    derive_manifest,
+    install,
+    namespace_family,
+)
+from hub.core.xmlsafe import parse_xml
 from hub.errors import ConfigError, UnknownMessageError
-from hub.schemas import SchemaPackage, SchemaRegistry, derive_manifest, install, namespace_family
-from hub.xmlsafe import parse_xml
 
 NS1 = "urn:xoev-hub:test:demo:1"
 

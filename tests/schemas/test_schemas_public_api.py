@@ -9,7 +9,8 @@ import pytest
 
 
 @pytest.mark.parametrize(
-    "module_name", ["hub.xmlsafe", "hub.schemas", "hub.validation", "hub.header"]
+    "module_name",
+    ["hub.core.xmlsafe", "hub.core.schemas", "hub.core.validation", "hub.core.header"],
 )
 def test_all_is_complete(module_name: str) -> None:
     module = importlib.import_module(module_name)

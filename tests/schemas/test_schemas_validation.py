@@ -1,4 +1,4 @@
-"""hub.validation reports and hub.header on the mini standard and official samples."""
+"""hub.core.validation reports and hub.core.header on the mini standard and official samples."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from schemas_support import DATA, OFFICIAL
 
+from hub.core.header import read_header
+from hub.core.schemas import SchemaRegistry
+from hub.core.validation import ValidationReport, check, explain
+from hub.core.xmlsafe import Limits, parse_xml
 from hub.errors import MessageError, ParseError, SchemaValidationError, UnknownMessageError
-from hub.header import read_header
-from hub.schemas import SchemaRegistry
-from hub.validation import ValidationReport, check, explain
-from hub.xmlsafe import Limits, parse_xml
 
 VALID = (DATA / "valid-0101.xml").read_bytes()
 INVALID = (DATA / "invalid-0101.xml").read_bytes()

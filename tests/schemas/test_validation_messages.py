@@ -25,12 +25,12 @@ import pytest
 from lxml import etree
 from schemas_support import OFFICIAL, OFFICIAL_SETS
 
-from hub.samples import generate
-from hub.schemas import SchemaRegistry
+from hub.core.schemas import SchemaRegistry
+from hub.core.validation import validate_root
+from hub.core.xmlsafe import parse_xml
+from hub.core.xsd_messages import Explainer, explain, first_offence, rewrite
 from hub.settings import BUNDLED_SCHEMA_DIR
-from hub.validation import validate_root
-from hub.xmlsafe import parse_xml
-from hub.xsd_messages import Explainer, explain, first_offence, rewrite
+from hub.tools.samples import generate
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XS = "http://www.w3.org/2001/XMLSchema"
@@ -44,7 +44,7 @@ VALUES = (
     "1.987654321",  # fractionDigits
     "",  # minLength, required content
 )
-#: generic texts of :func:`hub.xsd_messages.rewrite` for forms it does not know
+#: generic texts of :func:`hub.core.xsd_messages.rewrite` for forms it does not know
 GENERIC = re.compile(r"^(?:the message|'[^']+'|attribute '[^']+' of element '[^']+') violates "
                      r"(?:an XSD rule|XSD rule |facet )")
 

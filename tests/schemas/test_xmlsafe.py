@@ -1,12 +1,12 @@
-"""hub.xmlsafe.parse_xml: limits, codes and positions (pure, no schema)."""
+"""hub.core.xmlsafe.parse_xml: limits, codes and positions (pure, no schema)."""
 
 from __future__ import annotations
 
 import pytest
 from lxml import etree
 
+from hub.core.xmlsafe import LIBXML2_MAX_DEPTH, Limits, parse_xml
 from hub.errors import ParseError
-from hub.xmlsafe import LIBXML2_MAX_DEPTH, Limits, parse_xml
 
 
 def _code(data: bytes, limits: Limits = Limits()) -> str:  # noqa: B008 - frozen dataclass

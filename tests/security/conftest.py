@@ -1,6 +1,6 @@
 """A real Kafka broker with a SASL_SSL client listener, SCRAM users and ACLs.
 
-The broker has a throw-away CA (``hub.broker.tls``), the administrator's SCRAM
+The broker has a throw-away CA (``hub.testing.tls``), the administrator's SCRAM
 credentials from format time (``StorageTool format -S``) and the
 StandardAuthorizer with the administrator as super user. Ports: from
 ``XOEV_SECURE_BROKER_PORT`` (three consecutive ports) if set, otherwise free ones.
@@ -25,8 +25,8 @@ from hub.broker.embedded import (
     free_port_range,
     print_progress,
 )
-from hub.broker.tls import make_local_pki
 from hub.settings import Settings
+from hub.testing.tls import make_local_pki
 
 
 @pytest.fixture(scope="package")

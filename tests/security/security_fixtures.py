@@ -9,8 +9,8 @@ from pydantic import SecretStr
 from hub.broker.embedded import (
     EmbeddedBroker,
 )
-from hub.broker.tls import LocalPki
 from hub.settings import Settings
+from hub.testing.tls import LocalPki
 
 ADMIN = "admin"
 

@@ -23,11 +23,11 @@ from kafka.errors import (
 )
 from security_fixtures import SecuredBroker
 
-from hub.acl import AclBinding, apply_acls, plan_acls, upsert_scram_users
-from hub.kafka_client import admin_config, consumer_config, producer_config
-from hub.region import Region
+from hub.core.region import Region
+from hub.kafka.config import admin_config, consumer_config, producer_config
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings
-from hub.topics import TopicNames
+from hub.tools.acl import AclBinding, apply_acls, plan_acls, upsert_scram_users
 
 pytestmark = pytest.mark.kafka
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from hub.acl import AclBinding, HasAuthorities, allowed, authority_principal, plan_acls
+from hub.core.region import Region
 from hub.errors import ConfigError
-from hub.region import Region
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings
-from hub.topics import TopicNames
+from hub.tools.acl import AclBinding, HasAuthorities, allowed, authority_principal, plan_acls
 
 HUB = "User:xoev-hub"
 OPS = "User:xoev-ops"
@@ -27,7 +27,7 @@ PREFIX_IDS = (
 
 @dataclass
 class StandInRegion:
-    """The part of hub.region.Region the plan reads (authorities by id)."""
+    """The part of hub.core.region.Region the plan reads (authorities by id)."""
 
     ids: tuple[str, ...]
     authorities: Mapping[str, object] = field(init=False)

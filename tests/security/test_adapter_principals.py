@@ -13,7 +13,6 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
-from hub.acl import allowed, authority_principal, plan_acls
 from hub.adapters.framework import AdapterMetrics
 from hub.adapters.runtime import (
     SINK,
@@ -23,11 +22,12 @@ from hub.adapters.runtime import (
     adapter_specs,
     kafka_client_options,
 )
-from hub.credentials import KafkaCredentialsRef, parse_reference, resolve_credentials
 from hub.errors import ConfigError
-from hub.kafka_client import SaslCredentials, consumer_config, producer_config
+from hub.kafka.config import SaslCredentials, consumer_config, producer_config
+from hub.kafka.credentials import KafkaCredentialsRef, parse_reference, resolve_credentials
 from hub.logging import configure_logging
 from hub.settings import Settings
+from hub.tools.acl import allowed, authority_principal, plan_acls
 from tests.adapters.conftest import region
 
 HUB, OPS = "User:xoev-hub", "User:xoev-ops"
@@ -220,7 +220,7 @@ def test_deploy_k8s_mounts_exactly_the_adapters_users_secrets() -> None:
     import yaml
 
     committed = yaml.safe_load((REPO / "deploy/k8s/patches/worker-credentials.yaml").read_text())
-    from hub.region import Region
+    from hub.core.region import Region
     from hub.settings import DEFAULT_CONFIG_DIR
 
     assert committed == generate.worker_credentials(
@@ -234,9 +234,9 @@ def test_deploy_k8s_mounts_exactly_the_adapters_users_secrets() -> None:
 def test_the_hub_may_use_every_contract_topic_it_applies() -> None:
     """The worker describes (and may create) every contract topic at start: the plan
     must cover each one for the hub, or a worker under ACLs cannot start."""
-    from hub.region import Region
+    from hub.core.region import Region
+    from hub.kafka.topic_admin import contract_topics
     from hub.settings import DEFAULT_CONFIG_DIR
-    from hub.topology import contract_topics
 
     settings = sasl_settings("t1.")
     the_region = Region.load(DEFAULT_CONFIG_DIR / "region.toml")

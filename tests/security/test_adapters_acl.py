@@ -33,14 +33,14 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.errors import TopicAuthorizationFailedError
 from security_fixtures import SecuredBroker
 
-from hub.acl import apply_acls, plan_acls, upsert_scram_users
 from hub.adapters.http_inbound import token_digest
-from hub.kafka_client import admin_config, producer_config
-from hub.region import Region
+from hub.core.region import Region
+from hub.kafka.config import admin_config, producer_config
+from hub.kafka.topic_admin import apply_topics
+from hub.kafka.topics import TopicNames
 from hub.settings import DEFAULT_CONFIG_DIR
 from hub.testing.builtin import WebhookReceiver, drop_file, free_port
-from hub.topics import TopicNames
-from hub.topology import apply_topics
+from hub.tools.acl import apply_acls, plan_acls, upsert_scram_users
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from hub.acl import AclBinding, allowed, authority_principal, plan_acls
+from hub.core.region import Region
+from hub.kafka.topics import TopicNames
 from hub.portal.catalog import Catalogue
-from hub.region import Region
 from hub.settings import Settings, load_settings
-from hub.topics import TopicNames
+from hub.tools.acl import AclBinding, allowed, authority_principal, plan_acls
 
 HUB, OPS = "User:xoev-hub", "User:xoev-ops"
 

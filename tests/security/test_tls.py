@@ -13,9 +13,9 @@ from kafka.errors import KafkaTimeoutError
 from security_fixtures import SecuredBroker
 
 from hub.broker.embedded import BrokerNode, ListenerSecurity
-from hub.broker.tls import make_local_pki
 from hub.errors import ConfigError
-from hub.kafka_client import admin_config, consumer_config, producer_config
+from hub.kafka.config import admin_config, consumer_config, producer_config
+from hub.testing.tls import make_local_pki
 
 
 def test_local_pki_signs_a_broker_certificate_for_loopback(tmp_path: Path) -> None:

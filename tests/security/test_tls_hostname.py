@@ -26,7 +26,7 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaTimeoutError
 from security_fixtures import ADMIN, SecuredBroker
 
-from hub.kafka_client import admin_config, faust_credentials, producer_config
+from hub.kafka.config import admin_config, faust_credentials, producer_config
 
 pytestmark = pytest.mark.kafka
 

@@ -13,9 +13,9 @@ import ssl
 import threading
 from pathlib import Path
 
-from hub.broker.tls import make_local_pki
+from hub.ops.web import server_ssl_context
 from hub.settings import load_settings
-from hub.web import server_ssl_context
+from hub.testing.tls import make_local_pki
 
 
 def _serve_once(context: ssl.SSLContext, listener: socket.socket) -> None:

@@ -3,9 +3,9 @@ own encoder, read back as the demo's watcher does)."""
 
 from __future__ import annotations
 
-from hub.demo import Snapshot, mobility_lines, render
-from hub.mobility import MOBILITY_CODEC, Cell, anonymize, records
-from hub.mobility_view import MobilityWindows
+from hub.stats.mobility import MOBILITY_CODEC, Cell, anonymize, records
+from hub.stats.mobility_view import MobilityWindows
+from hub.tools.demo import Snapshot, mobility_lines, render
 
 WUPPERTAL, SOLINGEN, REMSCHEID = "05124000", "05122000", "05120000"
 NAMES = {WUPPERTAL: "Wuppertal", SOLINGEN: "Solingen", REMSCHEID: "Remscheid"}

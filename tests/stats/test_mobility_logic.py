@@ -8,7 +8,9 @@ from datetime import date
 import pytest
 from lxml import etree
 
-from hub.mobility import (
+from hub.core.schemas import SchemaRegistry  # type: ignore[import-not-found,unused-ignore]
+from hub.settings import load_settings
+from hub.stats.mobility import (
     ANY,
     MOBILITY_CODEC,
     UNKNOWN,
@@ -21,9 +23,7 @@ from hub.mobility import (
     household_class,
     records,
 )
-from hub.samples import generate
-from hub.schemas import SchemaRegistry  # type: ignore[import-not-found,unused-ignore]
-from hub.settings import load_settings
+from hub.tools.samples import generate
 
 WUPPERTAL, SOLINGEN, REMSCHEID = "05124000", "05122000", "05120000"
 

@@ -12,13 +12,13 @@ import pytest
 from kafka import KafkaProducer
 from lxml import etree
 
-from hub.mobility import MOBILITY_CODEC, decode_moves, moves_topic_name
-from hub.region import Region
-from hub.samples import generate
-from hub.schemas import SchemaRegistry  # type: ignore[import-not-found,unused-ignore]
+from hub.core.region import Region
+from hub.core.schemas import SchemaRegistry  # type: ignore[import-not-found,unused-ignore]
+from hub.kafka.topic_admin import apply_topics
+from hub.kafka.topics import TopicNames, moves_topic_name
 from hub.settings import load_settings
-from hub.topics import TopicNames
-from hub.topology import apply_topics
+from hub.stats.mobility import MOBILITY_CODEC, decode_moves
+from hub.tools.samples import generate
 from tests.worker.harness import WorkerProcess, drain, hub_env, produce
 
 WUPPERTAL, SOLINGEN, REMSCHEID = "05124000", "05122000", "05120000"

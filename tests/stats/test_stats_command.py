@@ -14,12 +14,12 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 
 from hub.cli import main
-from hub.heatmap import layout
-from hub.mobility import MOBILITY_CODEC, Cell, anonymize, records
-from hub.mobility_view import MobilityWindows, place_names
-from hub.region import Region
+from hub.core.region import Region
+from hub.kafka.topics import TopicNames
 from hub.settings import load_settings
-from hub.topics import TopicNames
+from hub.stats.heatmap import layout
+from hub.stats.mobility import MOBILITY_CODEC, Cell, anonymize, records
+from hub.stats.mobility_view import MobilityWindows, place_names
 from tests.worker.harness import produce
 
 pytestmark = pytest.mark.kafka
@@ -144,7 +144,7 @@ def test_empty_topic_says_no_window_yet(
 
 
 def pixels(png: bytes) -> tuple[int, int, list[bytes]]:
-    """Width, height and RGB rows of a PNG as written by hub.heatmap (8-bit RGB,
+    """Width, height and RGB rows of a PNG as written by hub.stats.heatmap (8-bit RGB,
     filter type 0 on every row); the chunk CRCs are checked."""
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     pos, chunks = 8, []

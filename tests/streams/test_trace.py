@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
+from hub.kafka.headers import H_TRACEPARENT
 from hub.streams.ingest import Trace
-from hub.topics import H_TRACEPARENT
 
 GOOD = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.demo import Latencies, Snapshot, render
+from hub.tools.demo import Latencies, Snapshot, render
 
 
 def test_quantiles_of_the_latest_deliveries_only() -> None:

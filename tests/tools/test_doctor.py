@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from hub.commands.doctor import Finding, check_java, check_schemas, check_security, exit_status
-from hub.kafka_client import admin_config
-from hub.region import Region
+from hub.cli.doctor import Finding, check_java, check_schemas, check_security, exit_status
+from hub.core.region import Region
+from hub.kafka.config import admin_config
+from hub.kafka.topic_admin import DAY_MS, apply_topics, contract_topics
 from hub.settings import Settings, load_settings
-from hub.topology import DAY_MS, apply_topics, contract_topics
 
 REPO = Path(__file__).resolve().parents[2]
 LINE = re.compile(r"^(OK  |WARN|FAIL) (\S[^:]*)(?::|$)")

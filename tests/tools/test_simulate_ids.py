@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 
-from hub.region import Region
-from hub.schemas import SchemaRegistry
+from hub.core.region import Region
+from hub.core.schemas import SchemaRegistry
 from hub.settings import load_settings
-from hub.simulate import Simulator, load_flows
+from hub.tools.simulate import Simulator, load_flows
 
 BODY = re.compile(rb"<nachrichtenUUID>[^<]*</nachrichtenUUID>|<[^>]*erstellungszeitpunkt>[^<]*<")
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.schemas import SchemaRegistry
+from hub.core.schemas import SchemaRegistry
 from hub.settings import (
     AVRO_SCHEMA_DIR,
     BUNDLED_SCHEMA_DIR,

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from hub.region import Region
-from hub.schemas import MessageType, SchemaPackage, SchemaRegistry
+from hub.core.region import Region
+from hub.core.schemas import MessageType, SchemaPackage, SchemaRegistry
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings, load_settings
-from hub.topics import TopicNames
 
 from .harness import WorkerProcess, hub_env
 
@@ -77,9 +77,9 @@ class Scenario:
 
 def mixed_scenario(settings: Settings, names: TopicNames, seed: int = 7) -> Scenario:
     """Valid traffic for all nine authorities plus every kind of bad message."""
-    from hub.header import read_header
-    from hub.samples import generate
-    from hub.xmlsafe import parse_xml
+    from hub.core.header import read_header
+    from hub.core.xmlsafe import parse_xml
+    from hub.tools.samples import generate
 
     region = Region.load(settings.region_file)
     registry = SchemaRegistry.from_settings(settings)
@@ -126,7 +126,7 @@ def mixed_scenario(settings: Settings, names: TopicNames, seed: int = 7) -> Scen
     scenario.deliver(names.inbound(sta), None, payload, [mb])
     # ... which the routes file also copies, as its projection, to recipients of a
     # kind limited to projections (the Jugendamt of mb's city): their .avro only
-    from hub.routing import Router
+    from hub.core.routing import Router
 
     header = read_header(parse_xml(payload))
     route = Router.from_settings(settings, region).route(
@@ -202,7 +202,7 @@ def worker_env(kafka_bootstrap: str, topic_prefix: str) -> dict[str, str]:
 @pytest.fixture
 def worker_settings(worker_env: dict[str, str]) -> Settings:
     """Settings of the test's worker; its contract topics exist before it starts."""
-    from hub.topology import apply_topics
+    from hub.kafka.topic_admin import apply_topics
 
     settings = load_settings(
         bootstrap_servers=worker_env["HUB_BOOTSTRAP_SERVERS"],

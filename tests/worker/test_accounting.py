@@ -10,10 +10,10 @@ from typing import Any
 import fastavro
 import pytest
 
-from hub.audit import AUDIT_CODEC
 from hub.avro import fingerprint_of
+from hub.avro.audit import AUDIT_CODEC
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings
-from hub.topics import TopicNames
 
 from .conftest import mixed_scenario
 from .harness import drain, duplicates_of, produce
@@ -39,7 +39,7 @@ def test_mixed_stream_exact_counts(
         worker_settings = worker_settings.model_copy(update={"schema_dir": schema_dir})
     scenario = mixed_scenario(worker_settings, names)
     if packages == "official":
-        from hub.schemas import SchemaRegistry
+        from hub.core.schemas import SchemaRegistry
 
         origins = {
             (p.standard, p.origin) for p in SchemaRegistry.from_settings(worker_settings).packages

@@ -23,13 +23,13 @@ from typing import Any
 
 import pytest
 
-from hub.aktenplan import Aktenplan
-from hub.exchanges import table_changelog_name
-from hub.region import Region
-from hub.samples import generate
-from hub.schemas import SchemaRegistry, install
+from hub.core.aktenplan import Aktenplan
+from hub.core.region import Region
+from hub.core.schemas import SchemaRegistry, install
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings
-from hub.topics import TopicNames
+from hub.tools.samples import generate
+from hub.xdomea.exchanges import table_changelog_name
 from tests.conftest import official_or_skip
 
 from .harness import REPO, drain, produce

@@ -14,13 +14,13 @@ from typing import Any
 
 import pytest
 
-from hub.header import read_header
-from hub.region import Region
-from hub.samples import generate
-from hub.schemas import SchemaRegistry
+from hub.core.header import read_header
+from hub.core.region import Region
+from hub.core.schemas import SchemaRegistry
+from hub.core.xmlsafe import parse_xml
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings
-from hub.topics import TopicNames
-from hub.xmlsafe import parse_xml
+from hub.tools.samples import generate
 
 from .conftest import find
 from .harness import drain, produce

@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 
-from hub.region import Region
-from hub.samples import generate
-from hub.schemas import SchemaRegistry
+from hub.core.region import Region
+from hub.core.schemas import SchemaRegistry
+from hub.kafka.headers import H_ERROR_CODE
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings
-from hub.topics import H_ERROR_CODE, TopicNames
+from hub.tools.samples import generate
 
 from .conftest import find
 from .harness import drain, produce

@@ -21,8 +21,8 @@ import pytest
 from kafka import KafkaAdminClient
 from kafka.admin import ConfigResource, ConfigResourceType
 
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings
-from hub.topics import TopicNames
 
 from .harness import drain, produce
 from .test_resilience import fresh_copies, templates
@@ -125,9 +125,9 @@ def test_a_failed_output_is_never_committed_past_by_later_messages(
     acks strictly in offset order. After a restart N is delivered."""
     from kafka import KafkaProducer
 
-    from hub.region import Region
-    from hub.samples import generate
-    from hub.schemas import SchemaRegistry
+    from hub.core.region import Region
+    from hub.core.schemas import SchemaRegistry
+    from hub.tools.samples import generate
 
     from .conftest import find
     from .test_resilience import UUID_RE

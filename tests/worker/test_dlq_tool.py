@@ -10,10 +10,10 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from hub.dlq import parse_since, read_dead_letters, replay
 from hub.errors import ConfigError
+from hub.kafka.topics import TopicNames
 from hub.settings import load_settings
-from hub.topics import TopicNames
+from hub.tools.dlq import parse_since, read_dead_letters, replay
 
 from .harness import REPO, hub_env
 

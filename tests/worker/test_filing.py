@@ -13,16 +13,17 @@ from typing import Any
 
 import pytest
 
-from hub.audit import AUDIT_CODEC
 from hub.avro import EventCatalog
-from hub.filing import FilingPlan
-from hub.header import read_header
-from hub.region import Region
-from hub.samples import generate
-from hub.schemas import SchemaRegistry, install
+from hub.avro.audit import AUDIT_CODEC
+from hub.core.filing import FilingPlan
+from hub.core.header import read_header
+from hub.core.region import Region
+from hub.core.schemas import SchemaRegistry, install
+from hub.core.xmlsafe import parse_xml
+from hub.kafka.headers import H_FILE_PLAN_UNIT, H_MESSAGE_TYPE, H_RETENTION_YEARS
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings
-from hub.topics import H_FILE_PLAN_UNIT, H_MESSAGE_TYPE, H_RETENTION_YEARS, TopicNames
-from hub.xmlsafe import parse_xml
+from hub.tools.samples import generate
 from tests.conftest import official_or_skip
 
 from .harness import drain, produce

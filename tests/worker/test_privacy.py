@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from hub.audit import AUDIT_CODEC
-from hub.region import Region
-from hub.schemas import SchemaRegistry
+from hub.avro.audit import AUDIT_CODEC
+from hub.core.region import Region
+from hub.core.schemas import SchemaRegistry
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings
-from hub.simulate import Simulator, load_flows
-from hub.topics import TopicNames
+from hub.tools.simulate import Simulator, load_flows
 
 from .harness import drain, produce
 

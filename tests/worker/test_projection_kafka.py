@@ -21,14 +21,14 @@ from typing import Any
 import fastavro
 import pytest
 
-from hub.audit import AUDIT_CODEC
-from hub.header import read_header
-from hub.region import Region
-from hub.samples import generate
-from hub.schemas import SchemaRegistry
+from hub.avro.audit import AUDIT_CODEC
+from hub.core.header import read_header
+from hub.core.region import Region
+from hub.core.schemas import SchemaRegistry
+from hub.core.xmlsafe import parse_xml
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings, load_settings
-from hub.topics import TopicNames
-from hub.xmlsafe import parse_xml
+from hub.tools.samples import generate
 from tests.routing.test_projections import (
     ROUTES,
     STATISTIK_FIELDS,
@@ -67,7 +67,7 @@ def projected_settings(
     routes_file = tmp_path / "routes.toml"
     routes_file.write_text(ROUTES.read_text(encoding="utf-8") + STATISTIK_RULE, encoding="utf-8")
     env = {"HUB_REGION_FILE": str(region_file), "HUB_ROUTES_FILE": str(routes_file)}
-    from hub.topology import apply_topics
+    from hub.kafka.topic_admin import apply_topics
 
     settings = load_settings(
         bootstrap_servers=worker_env["HUB_BOOTSTRAP_SERVERS"],

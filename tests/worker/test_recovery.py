@@ -88,7 +88,7 @@ def test_the_local_state_knows_the_changelog_offsets_it_holds(
     import rocksdict
     from kafka.structs import TopicPartition
 
-    from hub.topics import TopicNames
+    from hub.kafka.topics import TopicNames
 
     from .harness import drain, produce
     from .test_resilience import fresh_copies, templates

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from hub.region import Region
-from hub.schemas import SchemaRegistry
+from hub.core.region import Region
+from hub.core.schemas import SchemaRegistry
+from hub.kafka.topics import TopicNames
 from hub.settings import BUNDLED_SCHEMA_DIR, Settings, load_settings
-from hub.topics import TopicNames
 
 from .harness import REPO, drain, produce
 
@@ -60,7 +60,7 @@ def test_replay_after_installing_the_release_delivers_once(
     start_worker: Any,
     tmp_path: Path,
 ) -> None:
-    from hub.samples import generate
+    from hub.tools.samples import generate
 
     names = TopicNames(worker_settings.topic_prefix)
     region = Region.load(worker_settings.region_file)

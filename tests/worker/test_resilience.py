@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from hub.region import Region
-from hub.schemas import SchemaRegistry
+from hub.core.region import Region
+from hub.core.schemas import SchemaRegistry
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings
-from hub.topics import TopicNames
 
 from .conftest import find
 from .harness import drain, identical_repeats, produce
@@ -24,7 +24,7 @@ UUID_RE = re.compile(rb"(<nachrichtenUUID>)[0-9a-fA-F-]{36}(</nachrichtenUUID>)"
 
 def templates(settings: Settings, count: int = 12) -> list[tuple[str, bytes]]:
     """(inbound topic, payload) pairs of valid messages between the region's Meldebehörden."""
-    from hub.samples import generate
+    from hub.tools.samples import generate
 
     region = Region.load(settings.region_file)
     registry = SchemaRegistry.from_settings(settings)

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from hub.core.pipeline import Pipeline
 from hub.errors import MessageError
-from hub.pipeline import Pipeline
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings
-from hub.topics import TopicNames
 
 from .harness import drain, produce
 from .test_resilience import fresh_copies, templates

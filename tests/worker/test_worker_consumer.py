@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hub.app import FETCH_MAX_WAIT_MS, HubConsumer, build_app
 from hub.settings import load_settings
+from hub.streams.app import FETCH_MAX_WAIT_MS, HubConsumer, build_app
 
 
 def test_the_worker_consumer_waits_at_most_the_prefetch_backoff() -> None:

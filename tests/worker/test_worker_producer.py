@@ -1,5 +1,5 @@
 """The worker's producer, against the real broker: idempotent (a send retried after
-a broker failure is discarded instead of written twice, hub.app.IdempotentProducer),
+a broker failure is discarded instead of written twice, hub.streams.app.IdempotentProducer),
 and a send it refuses at once is a failed delivery, never an exception that would
 dead-letter a valid message (hub.streams.ingest.IngestFlow.send)."""
 
@@ -9,11 +9,11 @@ import asyncio
 
 import pytest
 
-from hub.app import build_app
-from hub.region import Region
+from hub.core.region import Region
+from hub.kafka.topic_admin import apply_topics
+from hub.kafka.topics import TopicNames
 from hub.settings import load_settings
-from hub.topics import TopicNames
-from hub.topology import apply_topics
+from hub.streams.app import build_app
 
 pytestmark = pytest.mark.kafka
 

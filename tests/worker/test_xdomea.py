@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from hub.audit import AUDIT_CODEC
-from hub.header import read_header
-from hub.samples import generate
-from hub.schemas import SchemaRegistry, install
+from hub.avro.audit import AUDIT_CODEC
+from hub.core.header import read_header
+from hub.core.schemas import SchemaRegistry, install
+from hub.core.xmlsafe import parse_xml
+from hub.kafka.topics import TopicNames
 from hub.settings import Settings
-from hub.topics import TopicNames
-from hub.xmlsafe import parse_xml
+from hub.tools.samples import generate
 from tests.conftest import official_or_skip
 
 from .harness import drain, produce

@@ -1,4 +1,4 @@
-"""The file plan loader (hub.aktenplan): the bundled plan and its checks."""
+"""The file plan loader (hub.core.aktenplan): the bundled plan and its checks."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.aktenplan import ASSESSMENTS, Aktenplan, default_path
+from hub.core.aktenplan import ASSESSMENTS, Aktenplan, default_path
+from hub.core.region import Region
 from hub.errors import ConfigError
-from hub.region import Region
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -1,4 +1,4 @@
-"""Exchange tracking logic (hub.exchanges): configuration, apply, summary; and the
+"""Exchange tracking logic (hub.xdomea.exchanges): configuration, apply, summary; and the
 0301 rendering of the file plan, valid against the official xdomea 3.0.0 package."""
 
 from __future__ import annotations
@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from hub.aktenplan import Aktenplan
-from hub.aktenplan_xml import render
+from hub.core.aktenplan import Aktenplan
+from hub.core.header import read_header
+from hub.core.schemas import SchemaRegistry, install
+from hub.core.validation import check
+from hub.core.xmlsafe import parse_xml
 from hub.errors import ConfigError
-from hub.exchanges import (
+from hub.xdomea.aktenplan_xml import render
+from hub.xdomea.exchanges import (
     CLOSED,
     OPEN,
     UNMATCHED,
@@ -23,10 +27,6 @@ from hub.exchanges import (
     parse_duration,
     summarize,
 )
-from hub.header import read_header
-from hub.schemas import SchemaRegistry, install
-from hub.validation import check
-from hub.xmlsafe import parse_xml
 from tests.conftest import official_or_skip
 
 ARC, REG_W, REG_S = "arc:05124000", "reg:05124000", "reg:05122000"

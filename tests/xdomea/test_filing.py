@@ -1,4 +1,4 @@
-"""Filing (hub.filing, issue 14 item 4): the regional mapping message type → file-plan
+"""Filing (hub.core.filing, issue 14 item 4): the regional mapping message type → file-plan
 unit, its checks against the Aktenplan, the one-dict-hit lookup, and the optional
 envelope and audit fields it fills (compatible both ways with the old schemas)."""
 
@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 
-from hub.aktenplan import Aktenplan
-from hub.audit import AUDIT_CODEC, AUDIT_SCHEMA
 from hub.avro import ENVELOPE_SCHEMA, Envelope, can_read
+from hub.avro.audit import AUDIT_CODEC, AUDIT_SCHEMA
+from hub.core.aktenplan import Aktenplan
+from hub.core.filing import FilingPlan
+from hub.core.schemas import MessageType, SchemaRegistry
 from hub.errors import ConfigError
-from hub.filing import FilingPlan
-from hub.metrics import HubMetrics
-from hub.schemas import MessageType, SchemaRegistry
+from hub.kafka.headers import H_FILE_PLAN_UNIT, H_RETENTION_YEARS, filing_headers
+from hub.ops.metrics import HubMetrics
 from hub.settings import BUNDLED_SCHEMA_DIR, DEFAULT_CONFIG_DIR, load_settings
-from hub.topics import H_FILE_PLAN_UNIT, H_RETENTION_YEARS
 
 FILING = DEFAULT_CONFIG_DIR / "filing.toml"
 PLAN = """
@@ -92,7 +92,7 @@ def test_bundled_mapping_loads_against_the_bundled_aktenplan_and_files_every_bun
             rule = next(r for r in raw["rule"] if r["name"] == filing.rule)
             assert filing.unit == rule["unit"]
             assert filing.retention_years == aktenplan[rule["unit"]].retention
-            assert filing.headers == (
+            assert filing_headers(filing) == (
                 (H_FILE_PLAN_UNIT, filing.unit.encode()),
                 (H_RETENTION_YEARS, filing.retention_years.encode()),
             )
@@ -278,9 +278,9 @@ def test_unfiled_metric_labels_codes_including_xdomea() -> None:
 
 
 def test_pipeline_puts_the_filing_into_the_avro_event(bundled: SchemaRegistry) -> None:
-    from hub.pipeline import Pipeline
-    from hub.region import Region
-    from hub.samples import generate
+    from hub.core.pipeline import Pipeline
+    from hub.core.region import Region
+    from hub.tools.samples import generate
 
     settings = load_settings()
     pipeline = Pipeline.from_settings(settings)

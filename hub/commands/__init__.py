@@ -1,1 +1,0 @@
-"""One module per ``xoev-hub`` subcommand (see ``hub.cli.COMMANDS``)."""
