@@ -59,7 +59,11 @@ class MessageError(HubError):
     ``detail`` is a human-readable explanation without personal data.
     """
 
-    stage: str = "ingest"
+    #: A plain MessageError is raised by outbound adapters when an endpoint refuses
+    #: a message (their dead letters carry the stage ``deliver``); every step of the
+    #: worker raises a subclass with its own stage. (``ingest``, the stage of no step,
+    #: was retired by decision 0005.)
+    stage: str = "deliver"
     default_code: str = "MESSAGE_ERROR"
 
     def __init__(
@@ -144,11 +148,3 @@ class DuplicateIdConflict(MessageError):
 
     stage = "dedupe"
     default_code = "DUPLICATE_ID_CONFLICT"
-
-
-class DuplicateMessage(HubError):
-    """A nachrichtenUUID that was already delivered; counted, not re-delivered."""
-
-    def __init__(self, message_id: str) -> None:
-        super().__init__(f"duplicate nachrichtenUUID {message_id}")
-        self.message_id = message_id

@@ -98,7 +98,8 @@ SOURCE, SINK = "source", "sink"
 
 
 class AdapterSpec(BaseModel):
-    """One entry of an authority's ``adapters`` list in the region file.
+    """One entry of an authority's ``adapters`` list in the region file
+    (:class:`hub.core.region.AdapterEntry`) as the runtime reads it.
 
     Keys other than ``type``, ``name``, ``retry``, ``batch_size`` and
     ``kafka_credentials`` are the adapter's own options; they may also be given as

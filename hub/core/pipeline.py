@@ -20,10 +20,12 @@ from one event loop; it keeps no per-message state.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from time import perf_counter
+from types import MappingProxyType
 
 from lxml import etree
 
@@ -51,7 +53,9 @@ class Inspected:
     message: MessageType
     header: Nachrichtenkopf
     source: str  # authority id of the inbound topic
-    timings: dict[str, float]
+    #: seconds per step so far (parse, validate, ...), read-only: ``finish`` hands the
+    #: whole set on in :attr:`Accepted.timings`
+    timings: Mapping[str, float]
 
     @property
     def dedupe_id(self) -> str:
@@ -87,6 +91,8 @@ class Accepted:
     #: the file-plan unit and retention of the message type (hub.core.filing); None:
     #: no rule maps the type (delivered all the same, counted as unfiled)
     filing: Filing | None = None
+    #: seconds per step: the inspection's, then route and convert
+    timings: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def message_id(self) -> str:
@@ -147,7 +153,7 @@ class Pipeline:
         examined = examine(raw, self.registry, self.limits, timings=timings)
         root, package, message, header = examined.accepted()
         check_author(self.region, source, header.author_key)
-        return Inspected(raw, root, package, message, header, source, timings)
+        return Inspected(raw, root, package, message, header, source, MappingProxyType(timings))
 
     def finish(
         self, inspected: Inspected, *, trace_id: str, received: datetime | None = None
@@ -165,7 +171,6 @@ class Pipeline:
             reader_keys=header.reader_keys,
         )
         routed = perf_counter()
-        inspected.timings["route"] = routed - start
         filing = (
             self.filing.lookup(inspected.package, inspected.message)
             if self.filing is not None else None
@@ -181,7 +186,7 @@ class Pipeline:
         projections: tuple[tuple[str, ProjectionPlan, bytes], ...] = ()
         if route.projected:  # only then: no cost for any other message
             projections = self._project(inspected, route, plan, record)
-        inspected.timings["convert"] = perf_counter() - routed
+        timings = {**inspected.timings, "route": routed - start, "convert": perf_counter() - routed}
         return Accepted(
             inspected=inspected,
             event=event,
@@ -190,6 +195,7 @@ class Pipeline:
             plan=plan,
             projections=projections,
             filing=filing,
+            timings=MappingProxyType(timings),
         )
 
     def _project(

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from hub.settings import Settings
 
 __all__ = [
-    "AdapterConfig",
+    "AdapterEntry",
     "Authority",
     "KeyStatus",
     "Kind",
@@ -99,11 +99,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 
-class AdapterConfig(BaseModel):
-    """One delivery adapter of an authority: ``type`` plus that adapter's own options.
+class AdapterEntry(BaseModel):
+    """One entry of an authority's ``adapters`` list: ``type`` plus the rest, unread.
 
-    The options are validated by the adapter's own pydantic config (see the
-    adapters' documentation); here only ``type`` is required.
+    Here only ``type`` is checked. The adapter runtime reads the entry's hub keys
+    (:class:`hub.adapters.AdapterSpec`: name, retry, batch size, Kafka principal) and
+    the adapter its own options (its :class:`hub.adapters.AdapterConfig` subclass).
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -157,8 +158,8 @@ class ProjectionSpec(BaseModel):
         return value
 
 
-def _default_adapters() -> list[AdapterConfig]:
-    return [AdapterConfig(type="kafka")]
+def _default_adapters() -> list[AdapterEntry]:
+    return [AdapterEntry(type="kafka")]
 
 
 class Kind(_Model):
@@ -198,7 +199,7 @@ class Authority(_Model):
         strict=True,
         description="True while dvdv_key is a placeholder, not the authority's real number.",
     )
-    adapters: list[AdapterConfig] = Field(default_factory=_default_adapters)
+    adapters: list[AdapterEntry] = Field(default_factory=_default_adapters)
 
     @field_validator("id")
     @classmethod
@@ -236,7 +237,7 @@ class Authority(_Model):
 
     @field_validator("adapters")
     @classmethod
-    def _check_adapters(cls, value: list[AdapterConfig]) -> list[AdapterConfig]:
+    def _check_adapters(cls, value: list[AdapterEntry]) -> list[AdapterEntry]:
         if not value:
             raise ValueError("adapters must list at least one adapter (e.g. { type = \"kafka\" })")
         return value

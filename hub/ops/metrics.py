@@ -33,9 +33,6 @@ PREFIX: Final = "xoev_hub_"
 #: Stages timed by ``xoev_hub_processing_seconds`` (``total`` is the whole message).
 STAGES: Final = ("parse", "validate", "convert", "route", "deliver", "total")
 
-#: Destination label for messages handed to ``xoev.out.external``.
-EXTERNAL: Final = "external"
-
 #: Per-step processing time: 0.5 ms … 10 s. One message costs ~0.1–1 ms on the
 #: hot path (lxml parse + validate ~60 µs, Avro ~2 µs, Kafka produce ~ms), so the
 #: fine buckets sit below 25 ms; the tail catches broker stalls.
@@ -289,10 +286,6 @@ class HubMetrics:
         """Time one processing stage of one message took."""
         self._child(self.processing, safe_label("stage", stage)).observe(seconds)
 
-    def time_stage(self, stage: str) -> _StageTimer:
-        """``with metrics.time_stage("validate"): ...`` observes the block's duration."""
-        return _StageTimer(self, stage)
-
     def observe_delivery(
         self,
         *,
@@ -430,17 +423,3 @@ class HubMetrics:
             elif family.type == "info":
                 names.add(f"{family.name}_info")
         return names
-
-
-class _StageTimer:
-    def __init__(self, metrics: HubMetrics, stage: str) -> None:
-        self._metrics = metrics
-        self._stage = stage
-        self._start = 0.0
-
-    def __enter__(self) -> _StageTimer:
-        self._start = time.perf_counter()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._metrics.observe_stage(self._stage, time.perf_counter() - self._start)

@@ -57,6 +57,7 @@ from faust.types import TP, EventT, StreamT
 from hub.avro import dumps_schema
 from hub.avro.audit import AUDIT_CODEC
 from hub.core.pipeline import Accepted, Inspected, Pipeline, classify
+from hub.core.routing import EXTERNAL
 from hub.errors import DuplicateIdConflict, MessageError
 from hub.kafka.headers import (
     H_AUTHOR,
@@ -71,7 +72,7 @@ from hub.kafka.headers import (
     filing_headers,
 )
 from hub.kafka.topics import TopicNames
-from hub.ops.metrics import EXTERNAL, HubMetrics
+from hub.ops.metrics import HubMetrics
 from hub.stats.mobility import MOVE_CODES, encode_moves, extract_moves
 from hub.streams.dedupe import Dedupe, Verdict, dedupe_key
 from hub.streams.sequencer import AckSequencer, Ticket
@@ -401,7 +402,7 @@ class IngestFlow:
     def observe(
         self, inspected: Inspected, accepted: Accepted, started: float, *, replay: bool
     ) -> None:
-        for stage, seconds in inspected.timings.items():
+        for stage, seconds in accepted.timings.items():
             self.metrics.observe_stage(stage, seconds)
         self.metrics.observe_stage("total", perf_counter() - started)
         destinations = list(accepted.route.recipients)

@@ -32,7 +32,9 @@ from hub.settings import Settings
 
 
 @dataclass(frozen=True)
-class DeadLetter:
+class DeadLetterEntry:
+    """One record of the dead-letter topic as read back: where it failed and why."""
+
     id: str
     timestamp: datetime
     partition: int
@@ -71,7 +73,7 @@ def read_dead_letters(
     since: datetime | None = None,
     code: str | None = None,
     timeout: float = 5.0,
-) -> Iterator[DeadLetter]:
+) -> Iterator[DeadLetterEntry]:
     """Every entry of the dead-letter topic from the beginning (optionally filtered)."""
     topic = TopicNames(settings.topic_prefix).deadletter
     since_ms = int(since.timestamp() * 1000) if since is not None else None
@@ -81,10 +83,10 @@ def read_dead_letters(
             yield entry
 
 
-def _entry(record: object) -> DeadLetter:
+def _entry(record: object) -> DeadLetterEntry:
     headers = {k: bytes(v or b"") for k, v in record.headers}  # type: ignore[attr-defined]
     key = record.key.decode("utf-8", "replace") if record.key else ""  # type: ignore[attr-defined]
-    return DeadLetter(
+    return DeadLetterEntry(
         id=key,
         timestamp=datetime.fromtimestamp(record.timestamp / 1000, UTC),  # type: ignore[attr-defined]
         partition=record.partition,  # type: ignore[attr-defined]
@@ -103,9 +105,9 @@ def _entry(record: object) -> DeadLetter:
 
 def replay(
     settings: Settings,
-    entries: list[DeadLetter],
+    entries: list[DeadLetterEntry],
     *,
-    progress: Callable[[DeadLetter, str], None] | None = None,
+    progress: Callable[[DeadLetterEntry, str], None] | None = None,
 ) -> int:
     """Re-submit entries to their source inbound topics. Returns how many were sent.
 
@@ -146,7 +148,7 @@ def replay(
 
 def replayed_before(
     settings: Settings,
-    entries: list[DeadLetter],
+    entries: list[DeadLetterEntry],
     *,
     timeout: float = 30.0,
 ) -> set[str]:

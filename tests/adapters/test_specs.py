@@ -10,7 +10,7 @@ from hub.errors import ConfigError
 
 
 class RegionAdapterEntry(BaseModel):
-    """Shaped like hub.core.region.AdapterConfig: type plus flat extra options."""
+    """Shaped like hub.core.region.AdapterEntry: type plus flat extra options."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
     type: str

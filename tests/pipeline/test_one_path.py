@@ -29,7 +29,7 @@ from hub.core.validation import check
 from hub.core.xmlsafe import Limits
 from hub.errors import ConversionError, MessageError
 from hub.settings import BUNDLED_SCHEMA_DIR, Settings, load_settings
-from hub.tools.dlq import DeadLetter
+from hub.tools.dlq import DeadLetterEntry
 from hub.tools.samples import generate
 from hub.tools.sender import message_key
 
@@ -101,7 +101,7 @@ def test_precheck_sender_and_dlq_read_the_same_id(tmp_path: Path) -> None:
     registry = SchemaRegistry.from_settings(load_settings(schema_dir=tmp_path))
     validating = validating_checker(registry, Limits())(split)
     assert validating.valid
-    entry = DeadLetter(
+    entry = DeadLetterEntry(
         id="xoev.in.x:0:0", timestamp=datetime.now(UTC), partition=0, offset=0, stage="validate",
         code="SCHEMA_INVALID", detail="", source_topic="xoev.in.x", source_partition=0,
         source_offset=0, replay_of=None, headers={}, payload=split,

@@ -29,7 +29,6 @@ def test_misaddressed_message_is_not_converted() -> None:
     with pytest.raises(MisaddressedError) as raised:
         pipeline.finish(inspected, trace_id="")
     assert raised.value.code == "READER_UNKNOWN_PREFIX"
-    assert "convert" not in inspected.timings, "converted before routing"
 
 
 def test_addressed_message_is_routed_then_converted() -> None:
@@ -38,5 +37,9 @@ def test_addressed_message_is_routed_then_converted() -> None:
     pipeline, payload, source = _message(reader.dvdv_key)
     accepted = pipeline.finish(pipeline.inspect(payload, source), trace_id="")
     assert accepted.event, "no Avro event"
-    assert {"parse", "validate", "route", "convert"} <= set(accepted.inspected.timings)
+    assert {"parse", "validate", "route", "convert"} <= set(accepted.timings)
+    # the inspection stays as it was: frozen, and its timings read-only
+    assert "route" not in accepted.inspected.timings
+    with pytest.raises(TypeError):
+        accepted.inspected.timings["route"] = 0.0  # type: ignore[index]
     assert accepted.route.recipients, "no recipient"
