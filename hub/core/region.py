@@ -297,9 +297,11 @@ class Region:
         #: configuration, so a copied region file keeps the bundled catalogue
         self.services_file: Path | None = None
         if data.services is not None:
+            from hub.settings import DEFAULT_CONFIG_DIR
+
             beside = Path(source).parent / data.services
             self.services_file = beside if Path(source).is_file() and beside.exists() \
-                else Path(__file__).parent / "config" / data.services
+                else DEFAULT_CONFIG_DIR / data.services
         by_id: dict[str, Authority] = {}
         by_key: dict[str, Authority] = {}
         municipalities: dict[str, Authority] = {}

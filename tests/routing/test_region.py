@@ -194,3 +194,17 @@ def test_get_unknown_authority_names_known_ids(region: Region) -> None:
                        r"wuppertal\.meldebehoerde, wuppertal\.standesamt"):
         region.get("velbert.meldebehoerde")
     assert region.get("solingen.standesamt").dvdv_key == "psw:05122000"
+
+
+def test_a_copied_region_file_keeps_the_bundled_services_catalogue(tmp_path: Path) -> None:
+    """The catalogue the region names is read beside the region file, else from the
+    bundled configuration (hub/config), wherever the module that reads it lives."""
+    from hub.settings import DEFAULT_CONFIG_DIR, load_settings
+
+    bundled = load_settings().region_file
+    copy = tmp_path / "region.toml"
+    copy.write_text(bundled.read_text("utf-8"), encoding="utf-8")
+    for region in (Region.load(copy), Region.from_toml(bundled.read_text("utf-8"))):
+        assert region.services_file is not None
+        assert region.services_file.parent == DEFAULT_CONFIG_DIR
+        assert region.services_file.is_file()
