@@ -369,7 +369,8 @@ class HubMetrics:
     # -- Rückmeldungen in flight -------------------------------------------------
     def pending_begin(self, key: object, *, standard: str, message_type: str,
                       created: str | float) -> None:
-        """Track a message read but not yet finished; only Rückmeldungen are kept.
+        """Track a message whose outputs are not acknowledged yet; only Rückmeldungen
+        are kept (the ingest flow calls it for every message it delivers).
 
         ``key`` is any opaque hashable (e.g. ``(topic, partition, offset)``); it
         never becomes a label.
@@ -383,15 +384,13 @@ class HubMetrics:
             self._pending[key] = created_at
 
     def pending_end(self, key: object) -> None:
-        """The message under ``key`` was delivered or dead-lettered."""
+        """The outputs of the message under ``key`` were acknowledged (the ingest
+        flow calls it for every message it settles; a crash ends the process, and
+        with it the gauge, so nothing is left behind)."""
+        if key not in self._pending:  # most messages: no lock (only this loop writes)
+            return
         with self._lock:
             self._pending.pop(key, None)
-
-    def pending_clear(self) -> None:
-        """Forget every pending message (call on partition revocation: another
-        worker will read them again)."""
-        with self._lock:
-            self._pending.clear()
 
     def _oldest_pending_age(self) -> float:
         with self._lock:

@@ -295,6 +295,8 @@ class IngestFlow:
         released: list[EventT[Any]] = []
         for ticket in batch.tickets:
             released.extend(self.sequencer.settle(ticket))
+            message = ticket.item.message
+            self.metrics.pending_end((message.topic, message.partition, message.offset))
         if released:
             self.spawn(self.ack_all(stream, released))
         if self.sequencer.pending < self.max_in_flight:
@@ -397,6 +399,12 @@ class IngestFlow:
             self.table.data[key] = value
             outputs.append(Output(self.changelog, key, value, [], message.partition))
         self.observe(inspected, accepted, started, replay=verdict is Verdict.REPLAY)
+        # a Rückmeldung is pending (its age a gauge) until its outputs are acknowledged
+        self.metrics.pending_begin(
+            (message.topic, message.partition, message.offset),
+            standard=inspected.package.standard, message_type=inspected.message.code,
+            created=header.created,
+        )
         return outputs
 
     def observe(
