@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         DEFAULT_FLOWS,
         SimulatedMessage,
         Simulator,
+        addressed,
         load_flows,
         progress_bar,
         run_simulation,
@@ -63,9 +64,8 @@ def run(args: argparse.Namespace) -> int:
     producer = KafkaProducer(**producer_config(settings), acks="all", linger_ms=5)
 
     def send(message: SimulatedMessage) -> None:
-        producer.send(
-            names.inbound(message.author.id), key=message.message_id.encode(), value=message.payload
-        )
+        topic, payload = addressed(message, names)
+        producer.send(topic, key=message.message_id.encode(), value=payload)
 
     duration = args.duration if args.count is None and args.duration is not None else None
     if args.count is None and duration is None:

@@ -291,12 +291,20 @@ class Demo:
         log.close()
 
     def simulate(self) -> None:
+        """The simulator's traffic (hub.tools.simulate, the one traffic source) with
+        its share of faults, until the demo stops."""
         from kafka import KafkaProducer
 
         from hub.core.schemas import SchemaRegistry
         from hub.kafka.config import producer_config
         from hub.kafka.topics import TopicNames
-        from hub.tools.simulate import Simulator, load_flows
+        from hub.tools.simulate import (
+            SimulatedMessage,
+            Simulator,
+            addressed,
+            load_flows,
+            run_simulation,
+        )
 
         region = Region.load(self.settings.region_file)
         simulator = Simulator(
@@ -304,23 +312,17 @@ class Demo:
         )
         names = TopicNames(self.settings.topic_prefix)
         producer = KafkaProducer(**producer_config(self.settings), acks="all", linger_ms=5)
-        started = time.monotonic()
+
+        def send(message: SimulatedMessage) -> None:
+            topic, payload = addressed(message, names, faults=self.faults, rng=simulator.rng,
+                                       region=region)
+            key = message.message_id.encode()
+            self.latencies.sent(key, time.time())
+            producer.send(topic, key=key, value=payload)
+            self.sent += 1
+
         try:
-            while not self.stop_event.is_set():
-                due = int((time.monotonic() - started) * self.rate) + 1
-                while self.sent < due and not self.stop_event.is_set():
-                    message = simulator.next()
-                    payload = message.payload
-                    topic = names.inbound(message.author.id)
-                    if simulator.rng.random() < self.faults:
-                        payload, topic = _fault(
-                            simulator.rng.random(), payload, topic, region, names
-                        )
-                    key = message.message_id.encode()
-                    self.latencies.sent(key, time.time())
-                    producer.send(topic, key=key, value=payload)
-                    self.sent += 1
-                self.stop_event.wait(0.05)
+            run_simulation(simulator, send, rate=self.rate, stop=self.stop_event)
         finally:
             producer.flush()
             producer.close()
@@ -565,18 +567,3 @@ class Demo:
                          f"applied, {self.portal.as_intended} settled as intended, "
                          f"{self.portal.otherwise} otherwise")
         return 0
-
-
-def _fault(
-    pick: float, payload: bytes, topic: str, region: Region, names: object
-) -> tuple[bytes, str]:
-    """Turn a good message into a typical bad one, so the dead-letter panel has content."""
-    from hub.kafka.topics import TopicNames
-
-    assert isinstance(names, TopicNames)
-    if pick < 0.4:  # schema-invalid: the nachrichtenUUID loses its pattern
-        return payload.replace(b"nachrichtenUUID>", b"nachrichtenUUID>x", 1), topic
-    if pick < 0.7:  # spoofed: sent on another authority's inbound topic
-        others = sorted(a for a in region.authorities if names.inbound(a) != topic)
-        return payload, names.inbound(others[0])
-    return b"<kein-xml", topic  # not well-formed

@@ -5,12 +5,17 @@ birth in a neighbouring city's hospital, a death, a marriage, a foreigner
 registering — by authority kinds, never by city; the region file supplies the
 authorities. Each event becomes a valid message from the sample generator,
 produced to the author authority's inbound topic keyed by its nachrichtenUUID.
+
+The one traffic source of ``xoev-hub simulate`` and the demo: :func:`run_simulation`
+paces the messages; :func:`addressed` puts each on its topic and, for the demo's
+dead-letter panel, turns a share of them into typical faults.
 """
 
 from __future__ import annotations
 
 import random
 import sys
+import threading
 import time
 import tomllib
 import uuid
@@ -26,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from hub.core.region import Authority, Region
 from hub.core.schemas import MessageType, SchemaPackage, SchemaRegistry
 from hub.errors import ConfigError
+from hub.kafka.topics import TopicNames
 from hub.settings import DEFAULT_CONFIG_DIR
 
 DEFAULT_FLOWS = DEFAULT_CONFIG_DIR / "simulation.toml"
@@ -174,6 +180,40 @@ class Summary:
         return out
 
 
+def addressed(
+    message: SimulatedMessage,
+    names: TopicNames,
+    *,
+    faults: float = 0.0,
+    rng: random.Random | None = None,
+    region: Region | None = None,
+) -> tuple[str, bytes]:
+    """The topic and payload of ``message``: its author's inbound topic and its bytes;
+    with ``faults`` > 0 that share of messages (drawn from ``rng``) is turned into a
+    typical bad one (:func:`inject_fault`). Without faults nothing is drawn, so a seed's
+    traffic stays the same."""
+    topic = names.inbound(message.author.id)
+    payload = message.payload
+    if faults > 0:
+        assert rng is not None and region is not None
+        if rng.random() < faults:
+            payload, topic = inject_fault(rng.random(), payload, topic, region, names)
+    return topic, payload
+
+
+def inject_fault(
+    pick: float, payload: bytes, topic: str, region: Region, names: TopicNames
+) -> tuple[bytes, str]:
+    """Turn a good message into a typical bad one: schema-invalid (``pick`` < 0.4),
+    sent on another authority's inbound topic (< 0.7), or not well-formed."""
+    if pick < 0.4:  # schema-invalid: the nachrichtenUUID loses its pattern
+        return payload.replace(b"nachrichtenUUID>", b"nachrichtenUUID>x", 1), topic
+    if pick < 0.7:  # spoofed: sent on another authority's inbound topic
+        others = sorted(a for a in region.authorities if names.inbound(a) != topic)
+        return payload, names.inbound(others[0])
+    return b"<kein-xml", topic  # not well-formed
+
+
 def run_simulation(
     simulator: Simulator,
     send: Callable[[SimulatedMessage], None],
@@ -182,9 +222,10 @@ def run_simulation(
     duration: float | None = None,
     count: int | None = None,
     progress: Callable[[Summary, float], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> Summary:
-    """Send at ``rate`` msgs/s until ``duration`` seconds or ``count`` messages."""
-    if duration is None and count is None:
+    """Send at ``rate`` msgs/s until ``duration`` seconds, ``count`` messages or ``stop``."""
+    if duration is None and count is None and stop is None:
         raise ConfigError("give a duration or a count")
     summary = Summary()
     started = time.monotonic()
@@ -193,10 +234,12 @@ def run_simulation(
         elapsed = time.monotonic() - started
         if (count is not None and summary.sent >= count) or (
             duration is not None and elapsed >= duration
-        ):
+        ) or (stop is not None and stop.is_set()):
             break
         due = int(elapsed * rate) + 1 if rate > 0 else summary.sent + 1
-        while summary.sent < due and (count is None or summary.sent < count):
+        while summary.sent < due and (count is None or summary.sent < count) and not (
+            stop is not None and stop.is_set()
+        ):
             message = simulator.next()
             send(message)
             summary.sent += 1
@@ -209,7 +252,10 @@ def run_simulation(
         if rate > 0:
             ahead = summary.sent / rate - (time.monotonic() - started)
             if ahead > 0:
-                time.sleep(min(ahead, 0.1))
+                if stop is not None:
+                    stop.wait(min(ahead, 0.1))
+                else:
+                    time.sleep(min(ahead, 0.1))
     summary.seconds = time.monotonic() - started
     if progress:
         progress(summary, summary.seconds)
