@@ -49,8 +49,11 @@ def line_of(lines: list[str], start: str) -> str:
 
 @pytest.fixture
 def prefixed(kafka_bootstrap: str, topic_prefix: str) -> Iterator[Settings]:
-    """The session's broker settings under a fresh topic prefix; its topics deleted after."""
-    settings = load_settings(topic_prefix=topic_prefix)
+    """The session's broker settings under a fresh topic prefix and a consumer group of
+    their own (the agents' internal topics are named by the group: with the default
+    group they would be shared with every other run on the broker); its topics
+    deleted after."""
+    settings = load_settings(topic_prefix=topic_prefix, consumer_group=f"{topic_prefix}hub")
     assert settings.bootstrap == kafka_bootstrap
     yield settings
     from kafka import KafkaAdminClient
@@ -66,7 +69,8 @@ def prefixed(kafka_bootstrap: str, topic_prefix: str) -> Iterator[Settings]:
 
 def env_for(settings: Settings, **extra: str) -> dict[str, str]:
     """The test session's environment (same broker, same mode) plus the prefix."""
-    env = dict(os.environ, HUB_TOPIC_PREFIX=settings.topic_prefix)
+    env = dict(os.environ, HUB_TOPIC_PREFIX=settings.topic_prefix,
+               HUB_CONSUMER_GROUP=settings.consumer_group)
     env.update(extra)
     return env
 
