@@ -9,9 +9,11 @@ only when that record is acknowledged too (decision 0004).
 
 State: the Faust table ``mobility`` (RocksDB, changelog-backed, one partition):
 
-* ``W|<window start ms>|<cell>`` → the move tokens ``<nachrichtenUUID>/<household>/<person>``
-  counted in that cell and window: a token already there is a replay and is not
-  counted again (at-least-once input, exactly-once counts, across restarts);
+* ``W|<window start ms>|<cell>`` + U+001F + ``<nachrichtenUUID>/<household>/<person>``
+  → ``1``: one key per move counted in that cell and window, so a move costs one
+  lookup and one small write whatever its cell holds; a key already there is a
+  replay and is not counted again (at-least-once input, exactly-once counts,
+  across restarts);
 * ``P|closed`` → the end (ms) of the newest published window. A move of a window
   that ended at or before it is late: counted in ``xoev_hub_stats_moves_total
   {outcome="late"}`` and dropped; a published window is never re-opened.
@@ -57,6 +59,13 @@ from hub.stats.mobility import (
 log = logging.getLogger("hub.mobility")
 
 CLOSED_KEY = b"P|closed"
+#: a counted move: ``W|<window start ms>|<cell>`` + TOKEN_SEPARATOR + ``<message id>/<token>``
+SEEN = b"1"
+TOKEN_SEPARATOR = "\x1f"  # ASCII unit separator: in no cell text and no message id
+
+
+def move_key(start_ms: int, cell_text: str, token: str) -> bytes:
+    return f"W|{start_ms}|{cell_text}{TOKEN_SEPARATOR}{token}".encode()
 
 
 def iso(ms: int) -> str:
@@ -133,6 +142,7 @@ class MobilityFlow:
         self.next_offset: int | None = None  # after the newest move record processed
         self.started = time.monotonic()
         self.lock = asyncio.Lock()
+        self._open: set[int] | None = None  # see open_windows
 
     # -- the agent ------------------------------------------------------------------
 
@@ -155,7 +165,11 @@ class MobilityFlow:
             yield None
 
     async def count(self, event: EventT[Any]) -> list[Awaitable[Any]]:
-        """Count one message's moves; return the changelog writes to await."""
+        """Count one message's moves; return the changelog writes to await.
+
+        Each move is one small key of its own (window, cell, message id and the
+        move's token), so counting costs one lookup and one write per move however
+        many moves its cell already holds, and a move seen again finds its key."""
         try:
             message_id, moves = decode_moves(event.value)
         except Exception:  # written by the hub itself: never expected
@@ -168,25 +182,31 @@ class MobilityFlow:
         if start_ms + self.size_ms <= int(data.get(CLOSED_KEY) or b"0"):
             self.metrics.moves.labels("late").inc(len(moves))
             return []
-        tokens: dict[bytes, set[str]] = {}
-        for move in moves:
-            key = f"W|{start_ms}|{move.cell.text()}".encode()
-            if key not in tokens:
-                raw = data.get(key)
-                tokens[key] = set(raw.decode().split("\n")) if raw else set()
-            token = f"{message_id}/{move.token}"
-            if token in tokens[key]:
-                self.metrics.moves.labels("duplicate").inc()
-                continue
-            tokens[key].add(token)
-            self.metrics.moves.labels("counted").inc()
         futures: list[Awaitable[Any]] = []
-        for key, members in tokens.items():
-            value = "\n".join(sorted(members)).encode()
-            if data.get(key) != value:
-                self.put(key, value)
-                futures.append(await self.send(self.changelog, key, value, 0))
+        counted = duplicates = 0
+        for move in moves:
+            key = move_key(start_ms, move.cell.text(), f"{message_id}/{move.token}")
+            if data.get(key) is not None:
+                duplicates += 1
+                continue
+            self.put(key, SEEN)
+            futures.append(await self.send(self.changelog, key, SEEN, 0))
+            counted += 1
+        if counted:
+            self.metrics.moves.labels("counted").inc(counted)
+            self.open_windows().add(start_ms)
+        if duplicates:
+            self.metrics.moves.labels("duplicate").inc(duplicates)
         return futures
+
+    def open_windows(self) -> set[int]:
+        """Starts of the windows that hold moves: read from the store once (after
+        recovery), then kept as moves are counted and windows published."""
+        if self._open is None:
+            data: Any = self.table.data
+            self._open = {int(k.split(b"|")[1]) for k in list(data.keys())
+                          if k.startswith(b"W|")}
+        return self._open
 
     # -- closing windows ------------------------------------------------------------
 
@@ -214,10 +234,7 @@ class MobilityFlow:
             return 0
         published = 0
         async with self.lock:
-            data: Any = self.table.data
-            starts = sorted({int(k.split(b"|")[1]) for k in list(data.keys())
-                             if k.startswith(b"W|")})
-            for start in starts:
+            for start in sorted(self.open_windows()):
                 due = start + self.size_ms + self.grace_ms
                 late_enough = self.stream_time_ms >= due or (
                     time.time() * 1000 >= due and await self.caught_up()
@@ -229,18 +246,18 @@ class MobilityFlow:
         return published
 
     def window_cells(self, start: int) -> dict[Cell, dict[str, int]]:
-        prefix = f"W|{start}|".encode()
+        """The window's moves per finest cell, counted per household token."""
+        prefix = b"W|%d|" % start
         cells: dict[Cell, dict[str, int]] = {}
         data: Any = self.table.data
-        for key, value in list(data.items()):
-            if not key.startswith(prefix) or not value:
+        for key in list(data.keys()):
+            if not key.startswith(prefix):
                 continue
-            households: dict[str, int] = defaultdict(int)
-            for token in value.decode().split("\n"):
-                message_id, household, _person = token.rsplit("/", 2)
-                households[f"{message_id}/{household}"] += 1
-            cells[Cell.parse(key[len(prefix):].decode())] = dict(households)
-        return cells
+            cell_text, token = key[len(prefix):].decode().split(TOKEN_SEPARATOR, 1)
+            message_id, household, _person = token.rsplit("/", 2)
+            households = cells.setdefault(Cell.parse(cell_text), defaultdict(int))
+            households[f"{message_id}/{household}"] += 1
+        return {cell: dict(households) for cell, households in cells.items()}
 
     async def publish(self, start: int) -> None:
         end = start + self.size_ms
@@ -261,10 +278,11 @@ class MobilityFlow:
         self.put(CLOSED_KEY, str(end).encode())
         closed = await self.send(self.changelog, CLOSED_KEY, str(end).encode(), 0)
         self.persist((await closed).offset)
-        prefix = f"W|{start}|".encode()
+        prefix = b"W|%d|" % start
         for key in [k for k in list(data.keys()) if k.startswith(prefix)]:
             data.pop(key, None)
             self.table.send_changelog(0, key, None, key_serializer="raw", value_serializer="raw")
+        self.open_windows().discard(start)
         for (level, _cell), count in result.cells.items():
             self.metrics.cells.labels(level).inc(count)
         self.metrics.cells.labels("suppressed").inc(result.suppressed)
