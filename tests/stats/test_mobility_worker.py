@@ -132,3 +132,10 @@ def test_windows_are_published_once_and_counts_survive_a_crash(
     for r in everything:  # a re-publication (same key) never changes a count
         assert MOBILITY_CODEC.decode(r.value) == latest[r.key]  # type: ignore[attr-defined]
     assert "mobility" not in worker.log_text().lower() or "Traceback" not in worker.log_text()
+    # the table keeps one small record per counted move (not a value per cell that
+    # grows with every move of its window: that made counting O(moves in the cell))
+    changelog = f"{env['HUB_CONSUMER_GROUP']}-mobility-changelog"
+    writes = drain(kafka_bootstrap, [changelog], timeout=10, settle=0.5).records[changelog]
+    moves_written = [r for r in writes if r.key.startswith(b"W|")]  # type: ignore[attr-defined]
+    assert len({r.key for r in moves_written}) == moves_a + lonely_moves + moves_b  # type: ignore[attr-defined]
+    assert all(r.value is None or len(r.value) <= 8 for r in moves_written)  # type: ignore[attr-defined]
