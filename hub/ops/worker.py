@@ -78,7 +78,7 @@ class HubWorker(faust.Worker):
 
 
 async def follow_assignment(
-    app: faust.App, health: Health, inbound: set[str], interval: float = 2.0
+    app: faust.App, health: Health, inbound: set[str], interval: float = 0.5
 ) -> None:
     """Keep Health's assigned inbound partitions in step with the Faust consumer."""
     while True:
@@ -159,17 +159,20 @@ def run_worker(settings: Settings, *, apply_topics: bool = True) -> int:
             settings, pipeline.region, metrics=AdapterMetrics(REGISTRY), gateway=gateway
         )
         runner = await start_web(settings, metrics, health, app=web_app)
-        await adapters.start()
-        if portal is not None:
-            await portal.start()
+        # health first: /readyz must tell table recovery and the assignment while the
+        # adapters and the portal start (the portal reads its status topic back first)
         probe = BrokerProbe.from_settings(settings, health)
         probe.start()
         heartbeat = asyncio.ensure_future(health.run_heartbeat())
         watcher = OffsetWatcher.from_settings(settings, health)
         watcher.start()
         assignment = asyncio.ensure_future(follow_assignment(app, health, inbound))
-        log.info("worker started", extra={"event": "worker_started", "port": settings.web_port})
         try:
+            await adapters.start()
+            if portal is not None:
+                await portal.start()
+            log.info("worker started",
+                     extra={"event": "worker_started", "port": settings.web_port})
             await asyncio.Event().wait()
         finally:
             for task in (heartbeat, assignment):
