@@ -17,10 +17,10 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import faust
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
@@ -38,6 +38,31 @@ from hub.streams.exchanges import ExchangeFlow
 from hub.streams.ingest import IngestFlow
 from hub.streams.mobility import MobilityFlow
 from hub.xdomea.exchanges import ExchangeConfig
+
+log = logging.getLogger("hub.streams")
+
+
+T = TypeVar("T")
+
+
+def guarded(
+    name: str, tick: Callable[[], Awaitable[T]]
+) -> Callable[[], Awaitable[T | None]]:
+    """``tick`` as a timer that never crashes the worker: Faust stops the whole app
+    when a timer raises, so an error is logged (its type only: no document value)
+    and the timer runs again at its next interval."""
+
+    async def run() -> T | None:
+        try:
+            return await tick()
+        except Exception as exc:
+            log.error("timer failed; trying again at its next tick", extra={
+                "code": "TIMER_FAILED", "timer": name, "reason": type(exc).__name__,
+            }, exc_info=log.isEnabledFor(logging.DEBUG))
+            return None
+
+    run.__name__ = run.__qualname__ = name.replace(".", "_")
+    return run
 
 
 def broker_urls(settings: Settings) -> list[str]:
@@ -203,17 +228,20 @@ def build_app(
         exchange_topic=exchange_topic_name(settings.consumer_group),
     )
     app.agent(flow.inbound, name="hub.ingest")(flow.run)
-    app.timer(flow.sweep_interval, name="hub.dedupe.sweep")(flow.sweep)
+    app.timer(flow.sweep_interval, name="hub.dedupe.sweep")(
+        guarded("hub.dedupe.sweep", flow.sweep))
     # the mobility statistics: a separate agent on the moves the ingest flow hands on
     mobility = MobilityFlow(
         app, TopicNames(settings.topic_prefix), window=settings.stats_window_seconds,
         min_count=settings.stats_min_count, registry=metrics.registry,
     )
     app.agent(mobility.inbound, name="hub.mobility")(mobility.run)
-    app.timer(mobility.tick, name="hub.mobility.close")(mobility.close_windows)
+    app.timer(mobility.tick, name="hub.mobility.close")(
+        guarded("hub.mobility.close", mobility.close_windows))
     # xdomea exchanges tracked to their answer: a third agent on the records ingest
     # hands on for the codes of hub/config/exchanges.toml
     tracker = ExchangeFlow(app, exchanges, registry=metrics.registry)
     app.agent(tracker.inbound, name="hub.exchanges")(tracker.run)
-    app.timer(tracker.tick, name="hub.exchanges.refresh")(tracker.refresh)
+    app.timer(tracker.tick, name="hub.exchanges.refresh")(
+        guarded("hub.exchanges.refresh", tracker.refresh))
     return app, flow
