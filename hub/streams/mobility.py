@@ -36,7 +36,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,6 +66,26 @@ TOKEN_SEPARATOR = "\x1f"  # ASCII unit separator: in no cell text and no message
 
 def move_key(start_ms: int, cell_text: str, token: str) -> bytes:
     return f"W|{start_ms}|{cell_text}{TOKEN_SEPARATOR}{token}".encode()
+
+
+def window_moves(
+    prefix: bytes, items: Iterable[tuple[bytes, bytes | None]]
+) -> Iterator[tuple[str, str]]:
+    """(cell text, move token) of every move counted under ``prefix`` (one window).
+
+    Reads both forms: one key per move, and the earlier form (one value per cell
+    holding the window's tokens, one per line) that state written before may hold."""
+    for key, value in items:
+        if not key.startswith(prefix) or value is None:
+            continue
+        rest = key[len(prefix):].decode()
+        if TOKEN_SEPARATOR in rest:
+            cell_text, token = rest.split(TOKEN_SEPARATOR, 1)
+            yield cell_text, token
+        else:
+            for token in value.decode().split("\n"):
+                if token:
+                    yield rest, token
 
 
 def iso(ms: int) -> str:
@@ -247,13 +267,9 @@ class MobilityFlow:
 
     def window_cells(self, start: int) -> dict[Cell, dict[str, int]]:
         """The window's moves per finest cell, counted per household token."""
-        prefix = b"W|%d|" % start
-        cells: dict[Cell, dict[str, int]] = {}
         data: Any = self.table.data
-        for key in list(data.keys()):
-            if not key.startswith(prefix):
-                continue
-            cell_text, token = key[len(prefix):].decode().split(TOKEN_SEPARATOR, 1)
+        cells: dict[Cell, dict[str, int]] = {}
+        for cell_text, token in window_moves(b"W|%d|" % start, list(data.items())):
             message_id, household, _person = token.rsplit("/", 2)
             households = cells.setdefault(Cell.parse(cell_text), defaultdict(int))
             households[f"{message_id}/{household}"] += 1

@@ -234,3 +234,19 @@ def test_published_plus_suppressed_is_seen(seed: int) -> None:
     decoded = [MOBILITY_CODEC.decode(MOBILITY_CODEC.encode(r)) for _key, r in out]
     assert sum(r["count"] for r in decoded) == result.seen
     assert len({key for key, _r in out}) == len(out)  # one key per record
+
+
+def test_window_keys_of_both_formats_are_read() -> None:
+    """One key per move (e9af907) and the earlier one value per cell holding the
+    tokens, which state folders and changelogs written before may still hold."""
+    from hub.streams.mobility import move_key, window_moves
+
+    cell = "05124000|*|05122000|*|30-49|2"
+    start = 1_700_000_000_000
+    prefix = b"W|%d|" % start
+    new = move_key(start, cell, "m1/0/0")
+    legacy = f"W|{start}|{cell}".encode()
+    got = list(window_moves(prefix, [(new, b"1"), (legacy, b"m2/0/0\nm2/0/1\nm3/1/0")]))
+    assert sorted(got) == [(cell, "m1/0/0"), (cell, "m2/0/0"), (cell, "m2/0/1"),
+                           (cell, "m3/1/0")]
+    assert list(window_moves(prefix, [(b"W|1|" + cell.encode(), b"x/0/0")])) == []
