@@ -57,7 +57,8 @@ def guarded(
             return await tick()
         except Exception as exc:
             log.error("timer failed; trying again at its next tick", extra={
-                "code": "TIMER_FAILED", "timer": name, "reason": type(exc).__name__,
+                "event": "timer_failed", "code": "TIMER_FAILED", "stage": name,
+                "reason": type(exc).__name__,
             }, exc_info=log.isEnabledFor(logging.DEBUG))
             return None
 

@@ -4,10 +4,12 @@ never crashes the worker (Faust stops the whole app when a timer raises)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import pytest
 
+from hub.logging import JsonFormatter
 from hub.streams.app import guarded
 
 
@@ -25,9 +27,13 @@ def test_a_raising_timer_is_logged_and_returns(caplog: pytest.LogCaptureFixture)
     assert len(calls) == 2
     records = [r for r in caplog.records if getattr(r, "code", None) == "TIMER_FAILED"]
     assert len(records) == 2
-    assert records[0].timer == "hub.test.timer"  # type: ignore[attr-defined]
+    assert records[0].stage == "hub.test.timer"  # type: ignore[attr-defined]
     assert records[0].reason == "ValueError"  # type: ignore[attr-defined]
     assert "secret" not in caplog.text
+    # the JSON log line keeps the timer's name and the error type (allowed keys only)
+    line = json.loads(JsonFormatter().format(records[0]))
+    assert line["code"] == "TIMER_FAILED" and line["stage"] == "hub.test.timer"
+    assert line["reason"] == "ValueError" and "dropped" not in line
 
 
 def test_a_timer_that_works_returns_its_result() -> None:
