@@ -35,7 +35,8 @@ ALLOWED_KEYS: Final = frozenset({
     "event", "message_id", "code", "stage", "source", "destination", "destinations",
     "standard", "version", "message_type", "topic", "partition", "offset", "count",
     "duration_ms", "lag", "authority", "trace_id", "worker", "port", "status",
-    "reason", "adapter", "attempt", "retry_in", "fingerprint",
+    "reason", "adapter", "attempt", "retry_in", "fingerprint", "outcome",
+    "window_start", "suppressed",
 })
 
 #: Attributes every ``LogRecord`` has; they are not ``extra`` fields.

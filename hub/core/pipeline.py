@@ -229,4 +229,6 @@ def classify(exc: BaseException) -> tuple[str, str, str]:
         if exc.line is not None:
             where = f" at line {exc.line}" + (f", column {exc.column}" if exc.column else "")
         return exc.stage, exc.code, f"{exc.detail}{where}"[:1000]
-    return "internal", "INTERNAL_ERROR", f"{type(exc).__name__}: {str(exc)[:500]}"
+    # the type only: the text of an unexpected error (a library's, say) may quote
+    # values of the document, and details go into dead letters and logs
+    return "internal", "INTERNAL_ERROR", f"unexpected {type(exc).__name__} (a bug to report)"

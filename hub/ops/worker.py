@@ -60,6 +60,7 @@ class HubWorker(faust.Worker):
         # HTTP inbound) and the adapters must answer during it, so they start here.
         if self.hub_operations is not None:
             self.hub_operations_task = asyncio.ensure_future(self.hub_operations())
+            self.hub_operations_task.add_done_callback(operations_ended)
         await super().on_first_start()
 
     async def on_stop(self) -> None:
@@ -75,6 +76,27 @@ class HubWorker(faust.Worker):
         logging.getLogger("aiokafka").setLevel(logging.WARNING)
         logging.getLogger("faust").setLevel(logging.WARNING)
         logging.getLogger("mode").setLevel(logging.WARNING)
+
+
+def operations_ended(task: asyncio.Future[None]) -> None:
+    """Say why the web port, the adapters and the portal stopped, when they stop on
+    an error (they run as a task of their own next to Faust's agents)."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is None:
+        return
+    from hub.errors import HubError
+
+    log.error(
+        "web port, adapters and portal stopped: %s",
+        # a HubError's text carries ids, codes and settings names by design
+        str(exc) if isinstance(exc, HubError) else type(exc).__name__,
+        extra={"event": "operations_failed", "code": getattr(exc, "code", "OPERATIONS_FAILED"),
+               "reason": type(exc).__name__},
+    )
+    if isinstance(exc, HubError):  # the %s argument is not rendered for hub.* loggers
+        print(f"xoev-hub worker: error: {exc}", file=sys.stderr, flush=True)
 
 
 async def follow_assignment(

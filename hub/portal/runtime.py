@@ -564,9 +564,11 @@ class Portal:
             "source_topic": self.names.status_applications, "source_partition": -1,
             "source_offset": -1, "trace_id": trace,
         })
-        records.append((self.names.audit, key, audit, headers))
         try:
             await self._send_all(records)
+            # the audit record only once the event is acknowledged: never "forwarded"
+            # in the audit trail for an event the broker refused
+            await self._send_all([(self.names.audit, key, audit, headers)])
         except (KafkaConnectionError, KafkaTimeoutError):
             raise
         except KafkaError as exc:
@@ -768,7 +770,13 @@ class Portal:
             batches = await consumer.getmany(timeout_ms=500, max_records=50)
             for tp, records in batches.items():
                 for record in records:
-                    await self._handle_notice(record)
+                    try:
+                        await self._handle_notice(record)
+                    except Exception:
+                        # read it again when the loop restarts (_guard): the position
+                        # is already past it, and the next commit would skip it
+                        consumer.seek(tp, record.offset)
+                        raise
                     await consumer.commit({tp: OffsetAndMetadata(record.offset + 1, "")})
 
     async def _handle_notice(self, record: Any) -> None:

@@ -126,6 +126,21 @@ def partition_of(raw: bytes | None) -> int | None:
     return None
 
 
+#: how far a sender's record timestamp may lie ahead of this worker's clock
+MAX_CLOCK_SKEW = 60.0
+
+
+def record_time(timestamp: float | None, now: float | None = None) -> float:
+    """The inbound record's timestamp (seconds) for the statistics and exchange
+    records, never later than now plus MAX_CLOCK_SKEW: the sender sets it
+    (CreateTime), and one far in the future would close every mobility window early
+    and age every open exchange wrongly."""
+    clock = time.time() if now is None else now
+    if not timestamp or timestamp <= 0:
+        return clock
+    return min(timestamp, clock + MAX_CLOCK_SKEW)
+
+
 @dataclass(frozen=True)
 class Output:
     """One record to produce."""
@@ -517,13 +532,13 @@ class IngestFlow:
             and inspected.message.code in MOVE_CODES
             and inspected.package.standard == "XMeld"
         ):
-            moves = self.moves(inspected, message.timestamp)
+            moves = self.moves(inspected, record_time(message.timestamp))
             if moves is not None:
                 out.append(moves)
         tracked = self.exchange_codes.get(inspected.package.standard)
         if tracked and inspected.message.code in tracked:
             out.append(self.exchange(inspected, tracked[inspected.message.code],
-                                     message.timestamp))
+                                     record_time(message.timestamp)))
         return out
 
     def exchange(self, inspected: Inspected, found: tuple[ExchangeType, Role],

@@ -266,3 +266,12 @@ def test_convert_validate_and_worker_agree_on_official_samples(
             assert event["envelope"]["message_id"] == inspected.header.message_id
             assert event["body"] == json.loads(json.dumps(worker_event["body"]))
     assert verdicts[True] >= 20 and verdicts[False] >= 3, verdicts
+
+
+def test_an_unexpected_error_is_dead_lettered_by_type_only() -> None:
+    """Dead-letter details quote no document value, also for errors nobody expected."""
+    from hub.core.pipeline import classify
+
+    stage, code, detail = classify(KeyError("Erika Mustermann, geb. 01.02.1980"))
+    assert (stage, code) == ("internal", "INTERNAL_ERROR")
+    assert "KeyError" in detail and "Mustermann" not in detail and "1980" not in detail
