@@ -55,11 +55,31 @@ def test_health_answers_during_table_recovery(
     producer.flush()
     producer.close()
 
+    # Whether a poll lands inside the recovery is timing: on a fast, idle run the
+    # worker may finish it between two samples (seen in 2 of 4 CI runs of one day,
+    # open finding). A second start on an empty state folder recovers everything
+    # again; the statuses seen are kept for the failure message.
+    seen: list[tuple[int, str]] = []
+    for attempt in range(2):
+        seen_recovering, status, body = _watch_recovery(
+            worker_env, tmp_path / f"attempt-{attempt}", seen)
+        if seen_recovering:
+            break
+    assert seen_recovering, seen[-40:]
+    assert status == 200, (body, seen[-40:])
+
+
+def _watch_recovery(
+    worker_env: dict[str, str], folder: Path, seen: list[tuple[int, str]]
+) -> tuple[bool, int, Any]:
     port = free_port_range(1)
-    env = {**worker_env, "HUB_WEB_PORT": str(port), "HUB_STATE_DIR": str(tmp_path / "state")}
-    worker = WorkerProcess(env, tmp_path / "worker.log").start()
+    env = {**worker_env, "HUB_WEB_PORT": str(port), "HUB_STATE_DIR": str(folder / "state")}
+    folder.mkdir(parents=True, exist_ok=True)
+    worker = WorkerProcess(env, folder / "worker.log").start()
+    status: int = 0
+    body: Any = None
+    seen_recovering = False
     try:
-        seen_recovering = False
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             try:
@@ -67,16 +87,16 @@ def test_health_answers_during_table_recovery(
             except (OSError, ValueError):
                 time.sleep(0.2)
                 continue
+            seen.append((status, str(body)[:120]))
             if status == 503 and "recovering" in body:
                 assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
                 seen_recovering = True
             if status == 200:
                 break
             time.sleep(0.2)
-        assert seen_recovering, worker.log_text()[-3000:]
-        assert status == 200, (body, worker.log_text()[-3000:])
     finally:
         worker.stop()
+    return seen_recovering, status, body
 
 
 def test_the_local_state_knows_the_changelog_offsets_it_holds(
