@@ -42,19 +42,12 @@ from hub.adapters.intake import ContainerIntake, Intake, spool_fd
 from hub.adapters.precheck import default_checker
 from hub.errors import MessageError, TransientError
 from hub.xdomea.blobstore import copy_verified
+from hub.xdomea.blobstore import fsync_dir as _fsync_dir
 from hub.xdomea.containers import H_CONTAINER_REF, H_CONTAINER_SHA256
 
 log = logging.getLogger(__name__)
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _Refused(Exception):
@@ -64,6 +57,21 @@ class _Refused(Exception):
         super().__init__(code)
         self.code = code
         self.detail = detail
+
+
+def _open_regular(path: Path) -> int:
+    """A read descriptor of ``path``: a symbolic link (it could point anywhere the
+    hub may read) and anything but a regular file are refused before any read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _Refused("FILE_SYMLINK", "a symbolic link is not accepted") from None
+        raise
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise _Refused("FILE_NOT_REGULAR", "not a regular file")
+    return fd
 
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:
@@ -231,17 +239,10 @@ class DirectorySource(Source):
         """Copy the container (no link, a regular file, within the size limit) into a
         private spool file, then check, validate and store that copy."""
         limit = intake.limits.max_bytes
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise _Refused("FILE_SYMLINK", "a symbolic link is not accepted") from None
-            raise
+        fd = _open_regular(path)
         with intake.store.spool() as spooled:
             try:
                 info = os.fstat(fd)
-                if not stat.S_ISREG(info.st_mode):
-                    raise _Refused("FILE_NOT_REGULAR", "not a regular file")
                 if info.st_size > limit:
                     raise _Refused("CONTAINER_TOO_LARGE",
                                    f"container has {info.st_size} bytes, the limit is {limit}")
@@ -254,16 +255,9 @@ class DirectorySource(Source):
         """The file's bytes; a symbolic link is refused (it could point anywhere the
         hub may read) and the size is checked before anything is read."""
         limit = self.context.max_message_bytes
-        try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise _Refused("FILE_SYMLINK", "a symbolic link is not accepted") from None
-            raise
+        fd = _open_regular(path)
         try:
             info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode):
-                raise _Refused("FILE_NOT_REGULAR", "not a regular file")
             if info.st_size > limit:
                 raise _Refused(
                     "XML_TOO_LARGE", f"file has {info.st_size} bytes, the limit is {limit}"

@@ -53,7 +53,8 @@ class BlobStore(Protocol):
     def spool(self) -> contextlib.AbstractContextManager[Path]: ...
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename or a new entry in ``path`` durable."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -111,7 +112,7 @@ class LocalBlobStore:
             self._folder(target.parent)
             os.replace(tmp, target)  # the same bytes again: the same name, same content
             if self.fsync:
-                _fsync_dir(target.parent)
+                fsync_dir(target.parent)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
